@@ -1,0 +1,413 @@
+"""Shared fit machinery of the estimators: parameters, validation, the epoch loop.
+
+This layer runs once per epoch; the mini-batch loop lives in the compiled
+kernels behind :class:`fastmlp._trainer.Trainer`. The control flow mirrors
+scikit-learn's ``BaseMultilayerPerceptron`` step by step, including every draw
+from the random state, so that both produce the same weights.
+"""
+
+import warnings
+from abc import ABC, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, shuffle
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from ._optimizers import AdamOptimizer, SGDOptimizer
+from ._trainer import Trainer
+
+_STOCHASTIC_SOLVERS = ["sgd", "adam"]
+HIDDEN_ACTIVATIONS = {"identity", "logistic", "tanh", "relu"}
+
+
+class BaseMultilayerPerceptron(BaseEstimator, ABC):
+    """Base class for fastmlp's classifier and regressor; use those instead."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions(HIDDEN_ACTIVATIONS)],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    @abstractmethod
+    def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size,
+                 learning_rate, learning_rate_init, power_t, max_iter, loss, shuffle,
+                 random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
+                 early_stopping, validation_fraction, beta_1, beta_2, epsilon,
+                 n_iter_no_change, max_fun):
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    # ------------------------------------------------------------------ model state
+
+    def _loss_name(self):
+        """Loss as the kernels know it (binary log loss for logistic outputs)."""
+        if self.loss == "log_loss" and self.out_activation_ == "logistic":
+            return "binary_log_loss"
+        return self.loss
+
+    def _new_trainer(self, layer_units, dtype, params=None):
+        return Trainer(layer_units, dtype, self.activation, self.out_activation_,
+                       self._loss_name(), params=params)
+
+    def _link_to_trainer(self, trainer):
+        """Make ``coefs_`` and ``intercepts_`` views into ``trainer``'s buffer."""
+        self._trainer = trainer
+        self.coefs_ = trainer.coefs()
+        self.intercepts_ = trainer.intercepts()
+
+    def _trainer_in_sync(self):
+        """Whether ``coefs_``/``intercepts_`` are still the trainer's views."""
+        trainer = getattr(self, "_trainer", None)
+        if trainer is None:
+            return False
+        views = trainer.coefs() + trainer.intercepts()
+        arrays = list(self.coefs_) + list(self.intercepts_)
+        return len(views) == len(arrays) and all(
+            isinstance(a, np.ndarray)
+            and a.shape == v.shape
+            and a.dtype == v.dtype
+            and a.__array_interface__["data"][0] == v.__array_interface__["data"][0]
+            for a, v in zip(arrays, views)
+        )
+
+    def _trainer_from_attributes(self):
+        """A trainer holding the current ``coefs_``/``intercepts_`` values.
+
+        Normally the estimator's own trainer; a fresh one when a user replaced
+        the attribute lists (or after unpickling), so predictions always use the
+        weights the attributes show.
+        """
+        if self._trainer_in_sync():
+            return self._trainer
+        layer_units = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
+        dtype = np.result_type(*self.coefs_)
+        packed = np.concatenate(
+            [np.ravel(c) for c in self.coefs_] + [np.ravel(b) for b in self.intercepts_]
+        )
+        return self._new_trainer(layer_units, dtype, params=packed)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # Pickling stores each view as its own array: relink them to one buffer.
+        if "coefs_" in state:
+            self._link_to_trainer(self._trainer_from_attributes())
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_trainer", None)
+        return state
+
+    # ------------------------------------------------------------------ fitting
+
+    def _initialize(self, y, layer_units, dtype):
+        """Set the attributes of a first fit and draw the initial weights."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._output_activation()
+
+        trainer = self._new_trainer(layer_units, dtype)
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        trainer.initialize(self._random_state, factor)
+        self._link_to_trainer(trainer)
+        self._best_params = trainer.params.copy()
+
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    @abstractmethod
+    def _output_activation(self):
+        """Name of the output activation for the targets seen in ``_validate_input``."""
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        hidden_layer_sizes = self.hidden_layer_sizes
+        if not hasattr(hidden_layer_sizes, "__iter__"):
+            hidden_layer_sizes = [hidden_layer_sizes]
+        hidden_layer_sizes = list(hidden_layer_sizes)
+        if np.any(np.array(hidden_layer_sizes) <= 0):
+            raise ValueError(
+                "hidden_layer_sizes must be > 0, got %s." % hidden_layer_sizes
+            )
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental
+        )
+
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+
+        n_features = X.shape[1]
+        self.n_outputs_ = y.shape[1]
+        layer_units = [n_features] + hidden_layer_sizes + [self.n_outputs_]
+        self._random_state = check_random_state(self.random_state)
+
+        if first_pass:
+            self._initialize(y, layer_units, X.dtype)
+        elif not self._trainer_in_sync():
+            self._link_to_trainer(self._trainer_from_attributes())
+
+        # Kernels run in the parameters' dtype on C-contiguous arrays.
+        dtype = self._trainer.dtype
+        X = np.ascontiguousarray(X, dtype=dtype)
+        Y = np.ascontiguousarray(y, dtype=dtype)
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._fit_stochastic(X, Y, sample_weight, incremental)
+        else:
+            raise NotImplementedError("solver='lbfgs' is not available yet.")
+
+        if not np.isfinite(self._trainer.params).all():
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may"
+                " contain large values and need to be preprocessed."
+            )
+        return self
+
+    def _new_optimizer(self):
+        n_params, dtype = self._trainer.n_params, self._trainer.dtype
+        if self.solver == "sgd":
+            return SGDOptimizer(n_params, dtype, self.learning_rate_init, self.learning_rate,
+                                self.momentum, self.nesterovs_momentum, self.power_t)
+        return AdamOptimizer(n_params, dtype, self.learning_rate_init, self.beta_1,
+                             self.beta_2, self.epsilon)
+
+    def _split_validation(self, Y, sample_weight):
+        """Row indices for training and validation, drawn as scikit-learn's split."""
+        should_stratify = is_classifier(self) and self.n_outputs_ == 1
+        stratify = Y if should_stratify else None
+        train_idx, val_idx = train_test_split(
+            np.arange(Y.shape[0]),
+            random_state=self._random_state,
+            test_size=self.validation_fraction,
+            stratify=stratify,
+        )
+        if val_idx.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        return train_idx, val_idx
+
+    def _validation_targets(self, Y):
+        """Targets in the form ``_score`` expects; overridden by the classifier."""
+        return Y
+
+    def _fit_stochastic(self, X, Y, sample_weight, incremental):
+        trainer = self._trainer
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._new_optimizer()
+        optimizer = self._optimizer
+
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            train_idx, val_idx = self._split_validation(Y, sample_weight)
+            X_val = X[val_idx]
+            y_val = self._validation_targets(Y[val_idx])
+            sample_weight_val = None if sample_weight is None else sample_weight[val_idx]
+        else:
+            train_idx = np.arange(X.shape[0], dtype=np.int64)
+            X_val = y_val = sample_weight_val = None
+
+        n_samples = train_idx.shape[0]
+        sample_idx = np.arange(n_samples, dtype=int)
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than "
+                    "sample size. It is going to be clipped"
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                order = np.ascontiguousarray(train_idx[sample_idx], dtype=np.int64)
+                summed_loss = trainer.run_epoch(
+                    X, Y, sample_weight, order, batch_size, self.alpha, optimizer
+                )
+
+                self.n_iter_ += 1
+                self.loss_ = summed_loss / n_samples
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+
+                self._update_no_improvement_count(early_stopping, X_val, y_val,
+                                                  sample_weight_val)
+                optimizer.iteration_ends(self.t_)
+
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if early_stopping:
+                        msg = (
+                            "Validation score did not improve more than "
+                            "tol=%f for %d consecutive epochs."
+                            % (self.tol, self.n_iter_no_change)
+                        )
+                    else:
+                        msg = (
+                            "Training loss did not improve more than tol=%f"
+                            " for %d consecutive epochs."
+                            % (self.tol, self.n_iter_no_change)
+                        )
+                    if optimizer.trigger_stopping(msg, self.verbose):
+                        break
+                    self._no_improvement_count = 0
+
+                if incremental:
+                    break
+
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        "Stochastic Optimizer: Maximum iterations (%d) "
+                        "reached and the optimization hasn't converged yet."
+                        % self.max_iter,
+                        ConvergenceWarning,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+
+        if early_stopping:
+            trainer.params[:] = self._best_params
+
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sample_weight_val):
+        if early_stopping:
+            val_score = self._score(X_val, y_val, sample_weight=sample_weight_val)
+            self.validation_scores_.append(val_score)
+            if self.verbose:
+                print("Validation score: %f" % self.validation_scores_[-1])
+            last_valid_score = self.validation_scores_[-1]
+            if last_valid_score < (self.best_validation_score_ + self.tol):
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if last_valid_score > self.best_validation_score_:
+                self.best_validation_score_ = last_valid_score
+                self._best_params = self._trainer.params.copy()
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            The input data.
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (class labels in classification, real numbers in
+            regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            Returns a trained MLP model.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    # ------------------------------------------------------------------ predicting
+
+    def _forward_pass_fast(self, X, check_input=True):
+        """Output-layer activations for ``X``, shape (n_samples, n_outputs)."""
+        if check_input:
+            X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        trainer = self._trainer_from_attributes()
+        X = np.ascontiguousarray(X, dtype=trainer.dtype)
+        return trainer.predict(X)
+
+    def _score_with_function(self, X, y, sample_weight, score_function):
+        """Score without input validation (keeps feature names intact)."""
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return score_function(y, y_pred, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags

@@ -1,0 +1,47 @@
+"""Run-time codes and tunables shared by the estimator, trainer and kernels.
+
+Kernels receive activations, losses and solvers as small integer codes rather
+than as Python callables, so one compiled specialisation per dtype serves every
+network configuration.
+"""
+
+# Activation codes. Hidden layers use the first four (scikit-learn's);
+# SOFTMAX and EXP only appear as output activations.
+IDENTITY = 0
+LOGISTIC = 1
+TANH = 2
+RELU = 3
+SOFTMAX = 4
+EXP = 5
+
+ACTIVATION_CODES = {
+    "identity": IDENTITY,
+    "logistic": LOGISTIC,
+    "tanh": TANH,
+    "relu": RELU,
+    "softmax": SOFTMAX,
+    "exp": EXP,
+}
+
+# Loss codes, named as scikit-learn's LOSS_FUNCTIONS keys.
+SQUARED_ERROR = 0
+POISSON = 1
+LOG_LOSS = 2
+BINARY_LOG_LOSS = 3
+
+LOSS_CODES = {
+    "squared_error": SQUARED_ERROR,
+    "poisson": POISSON,
+    "log_loss": LOG_LOSS,
+    "binary_log_loss": BINARY_LOG_LOSS,
+}
+
+# Solver codes for the epoch kernel.
+SGD = 0
+ADAM = 1
+
+SOLVER_CODES = {"sgd": SGD, "adam": ADAM}
+
+# Rows per block when predicting: bounds the workspace of a forward pass over
+# a large X while keeping the products large enough for BLAS.
+PREDICT_CHUNK_ROWS = 4096

@@ -1,0 +1,185 @@
+"""The trainer: one flat parameter buffer, its layout, workspaces and kernel calls.
+
+The estimator layer talks to kernels only through :class:`Trainer`. The flat
+buffer follows scikit-learn's ``_pack`` order (all coefficient matrices, then all
+intercept vectors), so ``coefs_`` and ``intercepts_`` are views into it and
+L-BFGS can optimise the buffer itself.
+"""
+
+import numpy as np
+
+from ._config import ACTIVATION_CODES, LOSS_CODES, PREDICT_CHUNK_ROWS
+from ._kernels.epoch import train_epoch
+from ._kernels.predict import predict_rows
+
+
+class Trainer:
+    """Parameters, layout and workspaces of one network.
+
+    Parameters
+    ----------
+    layer_units : sequence of int
+        Units per layer, input and output layers included.
+    dtype : numpy dtype
+        float32 or float64; parameters, workspaces and arithmetic use it.
+    hidden_activation : str
+        Name of the hidden activation.
+    output_activation : str
+        Name of the output activation.
+    loss : str
+        Name of the loss in scikit-learn's ``LOSS_FUNCTIONS`` terms.
+    params : ndarray of shape (n_params,), optional
+        Existing flat parameters to adopt (copied into a new contiguous buffer).
+
+    Attributes
+    ----------
+    params : ndarray of shape (n_params,)
+        The flat parameter buffer.
+    layer_units, coef_offsets, intercept_offsets, unit_offsets : ndarray of int64
+        Layout arrays passed to the kernels.
+    """
+
+    def __init__(self, layer_units, dtype, hidden_activation, output_activation, loss,
+                 params=None):
+        self.layer_units = np.asarray(layer_units, dtype=np.int64)
+        self.dtype = np.dtype(dtype)
+        self.hidden_code = ACTIVATION_CODES[hidden_activation]
+        self.output_code = ACTIVATION_CODES[output_activation]
+        self.loss_code = LOSS_CODES[loss]
+
+        fan_in, fan_out = self.layer_units[:-1], self.layer_units[1:]
+        n_coefs = fan_in * fan_out
+        self.coef_offsets = np.concatenate(([0], np.cumsum(n_coefs))).astype(np.int64)
+        n_all_coefs = int(self.coef_offsets[-1])
+        self.intercept_offsets = (
+            n_all_coefs + np.concatenate(([0], np.cumsum(fan_out)))
+        ).astype(np.int64)
+        # unit_offsets[l]: where layer l's block starts in an activation
+        # workspace, in units of rows; layer 0 (the input) has no block.
+        self.unit_offsets = np.concatenate(([0, 0], np.cumsum(fan_out))).astype(np.int64)
+        self.n_params = int(self.intercept_offsets[-1])
+
+        self.params = np.zeros(self.n_params, dtype=self.dtype)
+        if params is not None:
+            self.params[:] = params
+        self._epoch_workspace = None
+
+    @property
+    def n_weight_layers(self):
+        """Number of coefficient matrices (``n_layers_ - 1``)."""
+        return len(self.layer_units) - 1
+
+    def coefs(self):
+        """List of coefficient matrices, as views into :attr:`params`."""
+        return [
+            self.params[self.coef_offsets[i]:self.coef_offsets[i + 1]].reshape(
+                self.layer_units[i], self.layer_units[i + 1]
+            )
+            for i in range(self.n_weight_layers)
+        ]
+
+    def intercepts(self):
+        """List of intercept vectors, as views into :attr:`params`."""
+        return [
+            self.params[self.intercept_offsets[i]:self.intercept_offsets[i + 1]]
+            for i in range(self.n_weight_layers)
+        ]
+
+    def initialize(self, random_state, factor):
+        """Glorot-uniform initialisation drawn exactly as scikit-learn draws it.
+
+        For each layer in turn, coefficients then intercepts are drawn from
+        ``U(-b, b)`` with ``b = sqrt(factor / (fan_in + fan_out))``, in float64
+        from ``random_state``, then cast to the buffer's dtype.
+
+        Parameters
+        ----------
+        random_state : numpy.random.RandomState
+        factor : float
+            6 in general, 2 for the logistic activation.
+        """
+        for coefs, intercepts in zip(self.coefs(), self.intercepts()):
+            fan_in, fan_out = coefs.shape
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            coefs[:] = random_state.uniform(-bound, bound, (fan_in, fan_out))
+            intercepts[:] = random_state.uniform(-bound, bound, fan_out)
+
+    def _workspace(self, capacity, n_features, n_outputs):
+        key = (capacity, n_features, n_outputs)
+        if self._epoch_workspace is None or self._epoch_workspace[0] != key:
+            dt = self.dtype
+            self._epoch_workspace = (key, dict(
+                grads=np.empty(self.n_params, dtype=dt),
+                x_batch=np.empty((capacity, n_features), dtype=dt),
+                y_batch=np.empty((capacity, n_outputs), dtype=dt),
+                weight_batch=np.empty(capacity, dtype=dt),
+                activations=np.empty(self.unit_offsets[-1] * capacity, dtype=dt),
+                deltas=np.empty(self.unit_offsets[-1] * capacity, dtype=dt),
+            ))
+        return self._epoch_workspace[1]
+
+    def run_epoch(self, X, Y, sample_weight, sample_order, batch_size, alpha, optimizer):
+        """Train one epoch in a single kernel call.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features), C-contiguous, dtype of the trainer
+        Y : ndarray of shape (n_samples, n_outputs), C-contiguous, same dtype
+        sample_weight : ndarray of shape (n_samples,) or None
+        sample_order : ndarray of int64, shape (n_samples,)
+            Row visiting order; batches are consecutive runs of it.
+        batch_size : int
+        alpha : float
+        optimizer : SGDOptimizer or AdamOptimizer
+            Its state arrays are updated in place.
+
+        Returns
+        -------
+        summed_loss : float
+            Sum over batches of batch loss times batch length.
+        """
+        ws = self._workspace(batch_size, X.shape[1], Y.shape[1])
+        has_weight = sample_weight is not None
+        if not has_weight:
+            sample_weight = ws["weight_batch"]
+        adam_step = getattr(optimizer, "step", None)
+        if adam_step is None:
+            adam_step = np.zeros(1, dtype=np.int64)
+        summed_loss, rate = train_epoch(
+            X, Y, sample_weight, has_weight, sample_order, batch_size,
+            self.params, ws["grads"],
+            self.layer_units, self.coef_offsets, self.intercept_offsets, self.unit_offsets,
+            self.hidden_code, self.output_code, self.loss_code, optimizer.solver_code,
+            float(alpha), float(np.finfo(self.dtype).eps),
+            float(optimizer.learning_rate if optimizer.solver_code == 0
+                  else optimizer.learning_rate_init),
+            float(getattr(optimizer, "momentum", 0.0)),
+            bool(getattr(optimizer, "nesterov", False)),
+            float(getattr(optimizer, "beta_1", 0.0)),
+            float(getattr(optimizer, "beta_2", 0.0)),
+            float(getattr(optimizer, "epsilon", 0.0)),
+            optimizer.state, adam_step,
+            ws["x_batch"], ws["y_batch"], ws["weight_batch"],
+            ws["activations"], ws["deltas"],
+        )
+        if optimizer.solver_code != 0:
+            optimizer.learning_rate = rate
+        return summed_loss
+
+    def predict(self, X):
+        """Output-layer activations for every row of ``X``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features), C-contiguous, trainer dtype
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples, n_outputs)
+        """
+        out = np.empty((X.shape[0], self.layer_units[-1]), dtype=self.dtype)
+        predict_rows(
+            X, self.params, self.layer_units, self.coef_offsets, self.intercept_offsets,
+            self.unit_offsets, self.hidden_code, self.output_code, PREDICT_CHUNK_ROWS, out,
+        )
+        return out
