@@ -10,6 +10,7 @@ import numpy as np
 
 from ._config import ACTIVATION_CODES, LOSS_CODES, PREDICT_CHUNK_ROWS
 from ._kernels.epoch import train_epoch
+from ._kernels.full_batch import loss_and_gradient
 from ._kernels.predict import predict_rows
 
 
@@ -165,6 +166,46 @@ class Trainer:
         if optimizer.solver_code != 0:
             optimizer.learning_rate = rate
         return summed_loss
+
+    def loss_and_gradient(self, params, X, Y, sample_weight, alpha, grad_out=None):
+        """Penalised mean loss over all rows and its gradient, for L-BFGS.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+            Point to evaluate; copied into :attr:`params` first (L-BFGS owns
+            its iterate).
+        X, Y : ndarray, C-contiguous, trainer dtype
+        sample_weight : ndarray of shape (n_samples,) or None
+        alpha : float
+        grad_out : ndarray of shape (n_params,), optional
+            Receives the gradient; a new array otherwise.
+
+        Returns
+        -------
+        loss : float
+        grad : ndarray of shape (n_params,)
+        """
+        if params is not self.params:
+            self.params[:] = params
+        n_rows = X.shape[0]
+        key = ("full", n_rows)
+        ws = getattr(self, "_full_workspace", None)
+        if ws is None or ws[0] != key:
+            size = self.unit_offsets[-1] * n_rows
+            ws = (key, np.empty(size, dtype=self.dtype), np.empty(size, dtype=self.dtype))
+            self._full_workspace = ws
+        grad = np.empty(self.n_params, dtype=self.dtype) if grad_out is None else grad_out
+        has_weight = sample_weight is not None
+        if not has_weight:
+            sample_weight = np.ones(1, dtype=self.dtype)
+        loss = loss_and_gradient(
+            X, Y, sample_weight, has_weight, self.params, grad, self.layer_units,
+            self.coef_offsets, self.intercept_offsets, self.unit_offsets,
+            self.hidden_code, self.output_code, self.loss_code, float(alpha),
+            float(np.finfo(self.dtype).eps), ws[1], ws[2],
+        )
+        return loss, grad
 
     def predict(self, X):
         """Output-layer activations for every row of ``X``.

@@ -1,0 +1,81 @@
+"""Make Numba's on-disk cache of every kernel depend on all kernel sources.
+
+Numba stamps a cached function with the hash of its own file only, so a kernel
+that inlines a helper from a sibling module keeps running stale machine code
+after that helper changes (an editable install, a development checkout). The
+locators installed here stamp each kernel with a hash of every source file of
+``fastmlp/_kernels`` and ``fastmlp/_config.py`` instead. Only functions defined
+in those files are affected; if Numba's internals change shape, the stock
+locators are left untouched.
+"""
+
+import functools
+import hashlib
+import os
+
+KERNEL_DIR = os.path.dirname(os.path.abspath(__file__))
+CONFIG_FILE = os.path.join(os.path.dirname(KERNEL_DIR), "_config.py")
+
+
+def _kernel_sources():
+    names = sorted(f for f in os.listdir(KERNEL_DIR) if f.endswith(".py"))
+    return [os.path.join(KERNEL_DIR, f) for f in names] + [CONFIG_FILE]
+
+
+@functools.lru_cache(maxsize=8)
+def _hash_sources(stats):
+    digest = hashlib.sha256()
+    for path, _, _ in stats:
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+def kernel_source_stamp():
+    """Hash of every kernel source file (re-read only when one changes)."""
+    stats = tuple(
+        (p, os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in _kernel_sources()
+    )
+    return _hash_sources(stats)
+
+
+def _is_kernel_file(py_file):
+    return os.path.dirname(os.path.abspath(py_file)) == KERNEL_DIR
+
+
+def _package_stamped(base):
+    class Locator(base):
+        def get_source_stamp(self):
+            return kernel_source_stamp()
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if not _is_kernel_file(py_file):
+                return None
+            return super().from_function(py_func, py_file)
+
+    Locator.__name__ = "KernelPackage" + base.__name__
+    return Locator
+
+
+def install_locators():
+    """Put package-stamped locators ahead of Numba's own (idempotent)."""
+    try:
+        from numba.core import caching
+
+    except ImportError:
+        return
+
+    def find(name):
+        # Numba < 0.61 spells these with a leading underscore.
+        return getattr(caching, name, None) or getattr(caching, "_" + name, None)
+
+    impl = find("CacheImpl")
+    bases = [find(n) for n in ("UserProvidedCacheLocator", "InTreeCacheLocator",
+                               "UserWideCacheLocator")]
+    if impl is None or not hasattr(impl, "_locator_classes") or None in bases:
+        return
+    if any(getattr(c, "__name__", "").startswith("KernelPackage")
+           for c in impl._locator_classes):
+        return
+    impl._locator_classes[:0] = [_package_stamped(b) for b in bases]
