@@ -45,3 +45,12 @@ SOLVER_CODES = {"sgd": SGD, "adam": ADAM}
 # Rows per block when predicting: bounds the workspace of a forward pass over
 # a large X while keeping the products large enough for BLAS.
 PREDICT_CHUNK_ROWS = 4096
+
+# Rows per piece when a thread walks its share of the full data set (L-BFGS):
+# bounds the workspace to n_threads * FULL_BATCH_BLOCK_ROWS rows per layer.
+FULL_BATCH_BLOCK_ROWS = 8192
+
+# Smallest work worth a thread in a parallel region: waking threads and the
+# barrier at the end cost tens of microseconds, more on a loaded machine.
+MIN_FLOPS_PER_BLOCK = 4.0e6     # forward + backward FLOPs of one row block
+MIN_PARAMS_PER_CHUNK = 32768    # parameters of one optimizer-update range

@@ -8,10 +8,30 @@ L-BFGS can optimise the buffer itself.
 
 import numpy as np
 
-from ._config import ACTIVATION_CODES, LOSS_CODES, PREDICT_CHUNK_ROWS
+from ._config import (
+    ACTIVATION_CODES,
+    ADAM,
+    FULL_BATCH_BLOCK_ROWS,
+    LOSS_CODES,
+    MIN_FLOPS_PER_BLOCK,
+    MIN_PARAMS_PER_CHUNK,
+    PREDICT_CHUNK_ROWS,
+)
 from ._kernels.epoch import train_epoch
 from ._kernels.full_batch import loss_and_gradient
+from ._kernels.optimizers import (
+    H_ALPHA,
+    H_BETA_1,
+    H_BETA_2,
+    H_EPSILON,
+    H_MOMENTUM,
+    H_ONE_MINUS_BETA_1,
+    H_ONE_MINUS_BETA_2,
+    H_STEP,
+    N_HYPER,
+)
 from ._kernels.predict import predict_rows
+from ._threads import kernel_threads
 
 
 class Trainer:
@@ -105,19 +125,55 @@ class Trainer:
             coefs[:] = random_state.uniform(-bound, bound, (fan_in, fan_out))
             intercepts[:] = random_state.uniform(-bound, bound, fan_out)
 
-    def _workspace(self, capacity, n_features, n_outputs):
-        key = (capacity, n_features, n_outputs)
+    def parallel_split(self, batch_size, n_threads):
+        """Row blocks per batch and parameter ranges per update for ``n_threads``.
+
+        Each parallel region must carry enough work to repay waking the
+        threads; small networks and batches run serially.
+
+        Returns
+        -------
+        n_row_blocks, n_param_chunks : int
+        """
+        fan_in, fan_out = self.layer_units[:-1], self.layer_units[1:]
+        batch_flops = 6.0 * batch_size * float(np.sum(fan_in * fan_out))
+        n_row_blocks = int(min(n_threads, max(1, batch_flops // MIN_FLOPS_PER_BLOCK)))
+        n_param_chunks = int(min(n_threads, max(1, self.n_params // MIN_PARAMS_PER_CHUNK)))
+        return n_row_blocks, n_param_chunks
+
+    def _epoch_workspace_for(self, capacity, n_features, n_outputs, n_threads):
+        n_blocks, n_chunks = self.parallel_split(capacity, n_threads)
+        key = (capacity, n_features, n_outputs, n_blocks, n_chunks)
         if self._epoch_workspace is None or self._epoch_workspace[0] != key:
             dt = self.dtype
+            layer_rows = self.unit_offsets[-1] * capacity
             self._epoch_workspace = (key, dict(
-                grads=np.empty(self.n_params, dtype=dt),
+                raw_grads=np.empty((n_blocks, self.n_params), dtype=dt),
                 x_batch=np.empty((capacity, n_features), dtype=dt),
                 y_batch=np.empty((capacity, n_outputs), dtype=dt),
                 weight_batch=np.empty(capacity, dtype=dt),
-                activations=np.empty(self.unit_offsets[-1] * capacity, dtype=dt),
-                deltas=np.empty(self.unit_offsets[-1] * capacity, dtype=dt),
+                activations=np.empty(layer_rows, dtype=dt),
+                deltas=np.empty(layer_rows, dtype=dt),
+                block_losses=np.empty(n_blocks),
+                block_weights=np.empty(n_blocks),
+                chunk_norms=np.empty(n_chunks),
             ))
         return self._epoch_workspace[1]
+
+    def _hyper(self, optimizer, alpha):
+        """Optimizer constants in the parameters' dtype (see ``_kernels.optimizers``)."""
+        hyper = np.zeros(N_HYPER, dtype=self.dtype)
+        hyper[H_STEP] = optimizer.learning_rate
+        hyper[H_MOMENTUM] = getattr(optimizer, "momentum", 0.0)
+        beta_1 = getattr(optimizer, "beta_1", 0.0)
+        beta_2 = getattr(optimizer, "beta_2", 0.0)
+        hyper[H_BETA_1] = beta_1
+        hyper[H_ONE_MINUS_BETA_1] = 1 - beta_1
+        hyper[H_BETA_2] = beta_2
+        hyper[H_ONE_MINUS_BETA_2] = 1 - beta_2
+        hyper[H_EPSILON] = getattr(optimizer, "epsilon", 0.0)
+        hyper[H_ALPHA] = alpha
+        return hyper
 
     def run_epoch(self, X, Y, sample_weight, sample_order, batch_size, alpha, optimizer):
         """Train one epoch in a single kernel call.
@@ -139,32 +195,30 @@ class Trainer:
         summed_loss : float
             Sum over batches of batch loss times batch length.
         """
-        ws = self._workspace(batch_size, X.shape[1], Y.shape[1])
-        has_weight = sample_weight is not None
-        if not has_weight:
-            sample_weight = ws["weight_batch"]
-        adam_step = getattr(optimizer, "step", None)
-        if adam_step is None:
-            adam_step = np.zeros(1, dtype=np.int64)
-        summed_loss, rate = train_epoch(
-            X, Y, sample_weight, has_weight, sample_order, batch_size,
-            self.params, ws["grads"],
-            self.layer_units, self.coef_offsets, self.intercept_offsets, self.unit_offsets,
-            self.hidden_code, self.output_code, self.loss_code, optimizer.solver_code,
-            float(alpha), float(np.finfo(self.dtype).eps),
-            float(optimizer.learning_rate if optimizer.solver_code == 0
-                  else optimizer.learning_rate_init),
-            float(getattr(optimizer, "momentum", 0.0)),
-            bool(getattr(optimizer, "nesterov", False)),
-            float(getattr(optimizer, "beta_1", 0.0)),
-            float(getattr(optimizer, "beta_2", 0.0)),
-            float(getattr(optimizer, "epsilon", 0.0)),
-            optimizer.state, adam_step,
-            ws["x_batch"], ws["y_batch"], ws["weight_batch"],
-            ws["activations"], ws["deltas"],
-        )
-        if optimizer.solver_code != 0:
-            optimizer.learning_rate = rate
+        is_adam = optimizer.solver_code == ADAM
+        with kernel_threads() as n_threads:
+            ws = self._epoch_workspace_for(batch_size, X.shape[1], Y.shape[1], n_threads)
+            has_weight = sample_weight is not None
+            if not has_weight:
+                sample_weight = ws["weight_batch"]
+            adam_step = optimizer.step if is_adam else np.zeros(1, dtype=np.int64)
+            summed_loss, step_size = train_epoch(
+                X, Y, sample_weight, has_weight, sample_order, batch_size,
+                self.params, ws["raw_grads"],
+                self.layer_units, self.coef_offsets, self.intercept_offsets,
+                self.unit_offsets, self.hidden_code, self.output_code, self.loss_code,
+                is_adam, bool(getattr(optimizer, "nesterov", False)),
+                float(optimizer.learning_rate_init if is_adam else optimizer.learning_rate),
+                float(getattr(optimizer, "beta_1", 0.0)),
+                float(getattr(optimizer, "beta_2", 0.0)),
+                float(np.finfo(self.dtype).eps),
+                self._hyper(optimizer, alpha), optimizer.state, adam_step,
+                ws["x_batch"], ws["y_batch"], ws["weight_batch"],
+                ws["activations"], ws["deltas"], ws["block_losses"],
+                ws["block_weights"], ws["chunk_norms"],
+            )
+        if is_adam:
+            optimizer.learning_rate = step_size
         return summed_loss
 
     def loss_and_gradient(self, params, X, Y, sample_weight, alpha, grad_out=None):
@@ -188,23 +242,34 @@ class Trainer:
         """
         if params is not self.params:
             self.params[:] = params
-        n_rows = X.shape[0]
-        key = ("full", n_rows)
-        ws = getattr(self, "_full_workspace", None)
-        if ws is None or ws[0] != key:
-            size = self.unit_offsets[-1] * n_rows
-            ws = (key, np.empty(size, dtype=self.dtype), np.empty(size, dtype=self.dtype))
-            self._full_workspace = ws
         grad = np.empty(self.n_params, dtype=self.dtype) if grad_out is None else grad_out
         has_weight = sample_weight is not None
         if not has_weight:
             sample_weight = np.ones(1, dtype=self.dtype)
-        loss = loss_and_gradient(
-            X, Y, sample_weight, has_weight, self.params, grad, self.layer_units,
-            self.coef_offsets, self.intercept_offsets, self.unit_offsets,
-            self.hidden_code, self.output_code, self.loss_code, float(alpha),
-            float(np.finfo(self.dtype).eps), ws[1], ws[2],
-        )
+        with kernel_threads() as n_threads:
+            block_rows = max(1, min(FULL_BATCH_BLOCK_ROWS, -(-X.shape[0] // n_threads)))
+            key = (n_threads, block_rows)
+            ws = getattr(self, "_full_workspace", None)
+            if ws is None or ws[0] != key:
+                size = self.unit_offsets[-1] * n_threads * block_rows
+                ws = (key, dict(
+                    raw_grads=np.empty((n_threads, self.n_params), dtype=self.dtype),
+                    scratch_grads=np.empty((n_threads, self.n_params), dtype=self.dtype),
+                    activations=np.empty(size, dtype=self.dtype),
+                    deltas=np.empty(size, dtype=self.dtype),
+                    block_losses=np.empty(n_threads),
+                    block_weights=np.empty(n_threads),
+                ))
+                self._full_workspace = ws
+            ws = ws[1]
+            loss = loss_and_gradient(
+                X, Y, sample_weight, has_weight, self.params, grad, ws["raw_grads"],
+                ws["scratch_grads"], self.layer_units, self.coef_offsets,
+                self.intercept_offsets, self.unit_offsets, self.hidden_code,
+                self.output_code, self.loss_code, float(alpha),
+                float(np.finfo(self.dtype).eps), ws["activations"], ws["deltas"],
+                block_rows, ws["block_losses"], ws["block_weights"],
+            )
         return loss, grad
 
     def predict(self, X):
@@ -219,8 +284,11 @@ class Trainer:
         y_pred : ndarray of shape (n_samples, n_outputs)
         """
         out = np.empty((X.shape[0], self.layer_units[-1]), dtype=self.dtype)
-        predict_rows(
-            X, self.params, self.layer_units, self.coef_offsets, self.intercept_offsets,
-            self.unit_offsets, self.hidden_code, self.output_code, PREDICT_CHUNK_ROWS, out,
-        )
+        with kernel_threads() as n_threads:
+            chunk_rows = max(1, min(PREDICT_CHUNK_ROWS, -(-X.shape[0] // n_threads)))
+            predict_rows(
+                X, self.params, self.layer_units, self.coef_offsets,
+                self.intercept_offsets, self.unit_offsets, self.hidden_code,
+                self.output_code, chunk_rows, n_threads, out,
+            )
         return out

@@ -20,7 +20,7 @@ from numba import njit
 from .._config import EXP, IDENTITY, LOGISTIC, RELU, SOFTMAX, TANH
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def add_bias_and_activate(code, z, bias, n_rows):
     """Add ``bias`` to each of the first ``n_rows`` rows of ``z`` and activate in place.
 
@@ -74,7 +74,7 @@ def add_bias_and_activate(code, z, bias, n_rows):
                 z[i, j] = z[i, j] / total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def multiply_by_derivative(code, activation, delta, n_rows):
     """Multiply ``delta`` in place by the activation's derivative.
 

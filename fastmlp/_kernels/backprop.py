@@ -1,76 +1,68 @@
-"""Forward and backward passes of one block of rows over the flat parameter buffer.
+"""Forward and backward passes of a block of rows over the flat parameter buffer.
 
 Layer ``l`` (``0 <= l < n_layers - 1``) maps ``layer_units[l]`` inputs to
 ``layer_units[l + 1]`` outputs with coefficients
 ``params[coef_offsets[l] : coef_offsets[l] + fan_in * fan_out]`` (row-major) and
 intercepts ``params[intercept_offsets[l] : intercept_offsets[l] + fan_out]``.
 
-Activations and errors of layers ``1 .. n_layers - 1`` live in flat workspaces
-at ``unit_offsets[l] * capacity``, each a row-major ``(capacity, units)`` block
-of which the first ``n_rows`` rows are in use. Products go through BLAS
-(``np.dot`` with ``out=``), everything else through fused loops; nothing here
-allocates array memory.
+Activations and errors of layers ``1 .. n_layers - 1`` live in flat workspaces:
+layer ``l`` owns a row-major ``(capacity, units)`` block starting at
+``unit_offsets[l] * capacity``. A block of ``n_rows`` input rows is given a
+workspace row range ``[ws_row, ws_row + n_rows)`` and touches only those rows of
+every block, so threads given disjoint ranges never write the same memory. Products go through BLAS (``np.dot``
+with ``out=``) on contiguous row blocks; everything else through fused loops.
+Nothing here allocates array memory.
 """
 
 import numpy as np
 from numba import njit
 
 from .activations import add_bias_and_activate, multiply_by_derivative
-from .losses import data_loss, output_error
+from .losses import output_error, weighted_data_loss
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def layer_coefs(params, layer_units, coef_offsets, layer):
-    """View of layer ``layer``'s coefficient matrix inside ``params``."""
+    """View of layer ``layer``'s coefficient matrix inside a flat buffer."""
     fan_in = layer_units[layer]
     fan_out = layer_units[layer + 1]
     start = coef_offsets[layer]
-    return params[start : start + fan_in * fan_out].reshape((fan_in, fan_out))
+    return params[start:start + fan_in * fan_out].reshape((fan_in, fan_out))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def layer_intercepts(params, layer_units, intercept_offsets, layer):
-    """View of layer ``layer``'s intercept vector inside ``params``."""
+    """View of layer ``layer``'s intercept vector inside a flat buffer."""
     start = intercept_offsets[layer]
-    return params[start : start + layer_units[layer + 1]]
+    return params[start:start + layer_units[layer + 1]]
 
 
-@njit(cache=True, nogil=True)
-def layer_block(workspace, layer_units, unit_offsets, capacity, layer, n_rows):
-    """The first ``n_rows`` rows of layer ``layer``'s block of a workspace."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def layer_rows(workspace, layer_units, unit_offsets, capacity, layer, ws_row, n_rows):
+    """Rows ``[ws_row, ws_row + n_rows)`` of layer ``layer``'s workspace block."""
     units = layer_units[layer]
-    start = unit_offsets[layer] * capacity
-    return workspace[start : start + n_rows * units].reshape((n_rows, units))
+    start = unit_offsets[layer] * capacity + ws_row * units
+    return workspace[start:start + n_rows * units].reshape((n_rows, units))
 
 
-@njit(cache=True, nogil=True)
-def forward_rows(
-    x_rows,
-    n_rows,
-    params,
-    layer_units,
-    coef_offsets,
-    intercept_offsets,
-    unit_offsets,
-    hidden_code,
-    output_code,
-    activations,
-    capacity,
-):
-    """Forward pass of ``x_rows[:n_rows]``; fills every layer's activations.
+@njit(cache=True, nogil=True, error_model="numpy")
+def forward_rows(x_block, ws_row, params, layer_units, coef_offsets,
+                 intercept_offsets, unit_offsets, hidden_code, output_code,
+                 activations, capacity):
+    """Forward pass of a block of rows; fills their activations.
 
     Parameters
     ----------
-    x_rows : ndarray of shape (>= n_rows, n_features), C-contiguous
+    x_block : ndarray of shape (n_rows, n_features), C-contiguous
         Input rows.
-    n_rows : int
-        Rows in use.
+    ws_row : int
+        First workspace row of this block.
     params : ndarray of shape (n_params,)
         Flat parameter buffer.
     layer_units, coef_offsets, intercept_offsets, unit_offsets : ndarray of int64
         Network layout (see module docstring).
     hidden_code, output_code : int
-        Activation codes for hidden layers and the output layer.
+        Activation codes of hidden layers and of the output layer.
     activations : ndarray of shape (unit_offsets[-1] * capacity,)
         Workspace receiving the activations of layers 1 .. n_layers - 1.
     capacity : int
@@ -79,14 +71,16 @@ def forward_rows(
     Returns
     -------
     output : ndarray of shape (n_rows, n_outputs)
-        View of the output layer's activations.
+        View of these rows' output activations.
     """
     n_weight_layers = layer_units.shape[0] - 1
-    a_in = x_rows[:n_rows]
+    n_rows = x_block.shape[0]
+    a_in = x_block
     for layer in range(n_weight_layers):
         coefs = layer_coefs(params, layer_units, coef_offsets, layer)
         intercepts = layer_intercepts(params, layer_units, intercept_offsets, layer)
-        a_out = layer_block(activations, layer_units, unit_offsets, capacity, layer + 1, n_rows)
+        a_out = layer_rows(activations, layer_units, unit_offsets, capacity, layer + 1,
+                           ws_row, n_rows)
         np.dot(a_in, coefs, a_out)
         code = output_code if layer == n_weight_layers - 1 else hidden_code
         add_bias_and_activate(code, a_out, intercepts, n_rows)
@@ -94,113 +88,79 @@ def forward_rows(
     return a_in
 
 
-@njit(cache=True, nogil=True)
-def squared_coef_norm(params, coef_offsets):
-    """Sum of squares of every coefficient (intercepts excluded)."""
-    total = 0.0
-    for p in range(coef_offsets[-1]):
-        total += params[p] * params[p]
-    return total
+@njit(cache=True, nogil=True, error_model="numpy")
+def raw_gradient_rows(x_block, y_block, weight_block, has_weight, ws_row, params, raw_grad, layer_units, coef_offsets, intercept_offsets,
+                      unit_offsets, hidden_code, output_code, loss_code, eps,
+                      activations, deltas, capacity):
+    """Forward and backward pass of a block of rows.
 
-
-@njit(cache=True, nogil=True)
-def loss_and_gradient_rows(
-    x_rows,
-    y_rows,
-    weight_rows,
-    has_weight,
-    n_rows,
-    params,
-    grads,
-    layer_units,
-    coef_offsets,
-    intercept_offsets,
-    unit_offsets,
-    hidden_code,
-    output_code,
-    loss_code,
-    alpha,
-    eps,
-    activations,
-    deltas,
-    capacity,
-):
-    """Loss and gradient of the mean penalised loss over ``n_rows`` rows.
-
-    Follows scikit-learn's ``_backprop``: the loss is the (weighted) mean data
-    loss plus ``0.5 * alpha * ||coefs||**2 / W``, and the gradient of layer ``l``
-    is ``(A_l.T @ delta_l + alpha * coefs_l) / W`` for coefficients and
-    ``sum(delta_l, axis=0) / W`` for intercepts, where ``W`` is the sum of the
-    row weights (the row count without weights).
+    Writes the *unnormalised* data gradient of these rows to ``raw_grad``:
+    ``A_l.T @ delta_l`` for each coefficient matrix and ``sum(delta_l, axis=0)``
+    for each intercept vector, where ``delta`` at the output is
+    ``w_i (p_i - y_i)`` (scikit-learn's ``_backprop`` before its division by the
+    weight sum and its L2 term; see ``finalize_gradient``).
 
     Parameters
     ----------
-    x_rows, y_rows : ndarray, C-contiguous
-        Inputs ``(>= n_rows, n_features)`` and targets ``(>= n_rows, n_outputs)``.
-    weight_rows : ndarray of shape (>= n_rows,)
+    x_block, y_block : ndarray, C-contiguous
+        Inputs ``(n_rows, n_features)`` and targets ``(n_rows, n_outputs)``.
+    weight_block : ndarray of shape (n_rows,)
         Row weights, read only when ``has_weight``.
     has_weight : bool
-    n_rows : int
+    ws_row : int
+        First workspace row of this block.
     params : ndarray of shape (n_params,)
-    grads : ndarray of shape (n_params,)
-        Overwritten with the gradient, in the layout of ``params``.
+    raw_grad : ndarray of shape (n_params,)
+        Overwritten with this block's unnormalised gradient.
     layer_units, coef_offsets, intercept_offsets, unit_offsets : ndarray of int64
     hidden_code, output_code, loss_code : int
-    alpha : float
-        L2 penalty.
     eps : float
-        Probability clipping bound for log losses.
+        Probability clipping bound for the log losses.
     activations, deltas : ndarray
         Workspaces (see module docstring).
     capacity : int
 
     Returns
     -------
-    loss : float
+    loss_sum : float
+        Weighted sum of the rows' data losses (see ``losses.weighted_data_loss``).
+    weight_sum : float
+        Sum of the rows' weights (their count without weights).
     """
     n_weight_layers = layer_units.shape[0] - 1
-    y_pred = forward_rows(
-        x_rows, n_rows, params, layer_units, coef_offsets, intercept_offsets,
-        unit_offsets, hidden_code, output_code, activations, capacity,
-    )
-    loss = data_loss(loss_code, y_pred, y_rows, weight_rows, has_weight, n_rows, eps)
+    n_rows = x_block.shape[0]
+    y_pred = forward_rows(x_block, ws_row, params, layer_units, coef_offsets,
+                          intercept_offsets, unit_offsets, hidden_code, output_code,
+                          activations, capacity)
+    loss_sum, weight_sum = weighted_data_loss(loss_code, y_pred, y_block, weight_block,
+                                              has_weight, eps)
 
-    if has_weight:
-        weight_sum = 0.0
-        for i in range(n_rows):
-            weight_sum += weight_rows[i]
-    else:
-        weight_sum = float(n_rows)
-    if alpha != 0.0:
-        loss += 0.5 * alpha * squared_coef_norm(params, coef_offsets) / weight_sum
-
-    delta = layer_block(deltas, layer_units, unit_offsets, capacity, n_weight_layers, n_rows)
-    output_error(y_pred, y_rows, weight_rows, has_weight, n_rows, delta)
+    delta = layer_rows(deltas, layer_units, unit_offsets, capacity, n_weight_layers,
+                       ws_row, n_rows)
+    output_error(y_pred, y_block, weight_block, has_weight, delta)
 
     for layer in range(n_weight_layers - 1, -1, -1):
         if layer == 0:
-            a_in = x_rows[:n_rows]
+            a_in = x_block
         else:
-            a_in = layer_block(activations, layer_units, unit_offsets, capacity, layer, n_rows)
-        coefs = layer_coefs(params, layer_units, coef_offsets, layer)
-        coef_grad = layer_coefs(grads, layer_units, coef_offsets, layer)
+            a_in = layer_rows(activations, layer_units, unit_offsets, capacity, layer,
+                              ws_row, n_rows)
+        coef_grad = layer_coefs(raw_grad, layer_units, coef_offsets, layer)
         np.dot(a_in.T, delta, coef_grad)
-        fan_in, fan_out = coef_grad.shape
-        for i in range(fan_in):
-            for j in range(fan_out):
-                coef_grad[i, j] = (coef_grad[i, j] + alpha * coefs[i, j]) / weight_sum
 
-        intercept_grad = layer_intercepts(grads, layer_units, intercept_offsets, layer)
-        intercept_grad[:] = 0.0
+        intercept_grad = layer_intercepts(raw_grad, layer_units, intercept_offsets, layer)
+        fan_out = intercept_grad.shape[0]
+        for j in range(fan_out):
+            intercept_grad[j] = 0.0
         for i in range(n_rows):
             for j in range(fan_out):
                 intercept_grad[j] += delta[i, j]
-        for j in range(fan_out):
-            intercept_grad[j] = intercept_grad[j] / weight_sum
 
         if layer > 0:
-            delta_in = layer_block(deltas, layer_units, unit_offsets, capacity, layer, n_rows)
+            coefs = layer_coefs(params, layer_units, coef_offsets, layer)
+            delta_in = layer_rows(deltas, layer_units, unit_offsets, capacity, layer,
+                                  ws_row, n_rows)
             np.dot(delta, coefs.T, delta_in)
             multiply_by_derivative(hidden_code, a_in, delta_in, n_rows)
             delta = delta_in
-    return loss
+    return loss_sum, weight_sum

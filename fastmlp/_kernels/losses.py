@@ -19,32 +19,34 @@ from numba import njit
 from .._config import BINARY_LOG_LOSS, LOG_LOSS, POISSON, SQUARED_ERROR
 
 
-@njit(cache=True, nogil=True)
-def data_loss(code, y_pred, y_true, sample_weight, has_weight, n_rows, eps):
-    """Mean data loss over the first ``n_rows`` rows (no L2 penalty).
+@njit(cache=True, nogil=True, error_model="numpy")
+def weighted_data_loss(code, y_pred, y_true, weights, has_weight, eps):
+    """Weighted sum of per-row data losses, and the sum of weights.
+
+    The mean loss of a set of rows is ``loss_sum / weight_sum``; blocks of rows
+    can be summed separately and combined.
 
     Parameters
     ----------
     code : int
         Loss code from ``fastmlp._config``.
-    y_pred : ndarray of shape (>= n_rows, n_outputs)
+    y_pred : ndarray of shape (n_rows, n_outputs)
         Output activations.
-    y_true : ndarray of shape (>= n_rows, n_outputs)
+    y_true : ndarray of shape (n_rows, n_outputs)
         Targets (binarised labels for classifiers).
-    sample_weight : ndarray of shape (>= n_rows,)
+    weights : ndarray of shape (n_rows,)
         Row weights; read only when ``has_weight``.
     has_weight : bool
-        Whether ``sample_weight`` applies.
-    n_rows : int
-        Rows in use.
+        Whether ``weights`` apply.
     eps : float
         Probability clipping bound for the log losses.
 
     Returns
     -------
-    loss : float
+    loss_sum : float
+    weight_sum : float
     """
-    n_outputs = y_pred.shape[1]
+    n_rows, n_outputs = y_pred.shape
     total = 0.0
     weight_sum = 0.0
     for i in range(n_rows):
@@ -68,33 +70,32 @@ def data_loss(code, y_pred, y_true, sample_weight, has_weight, n_rows, eps):
                     row -= y * math.log(pc)
                 if y != 1.0:
                     row -= (1.0 - y) * math.log(1.0 - pc)
-        w = sample_weight[i] if has_weight else 1.0
+        if code == SQUARED_ERROR:
+            row = 0.5 * row / n_outputs
+        w = weights[i] if has_weight else 1.0
         total += w * row
         weight_sum += w
-    loss = total / weight_sum
-    if code == SQUARED_ERROR:
-        loss = 0.5 * loss / n_outputs
-    return loss
+    return total, weight_sum
 
 
-@njit(cache=True, nogil=True)
-def output_error(y_pred, y_true, sample_weight, has_weight, n_rows, delta):
+@njit(cache=True, nogil=True, error_model="numpy")
+def output_error(y_pred, y_true, weights, has_weight, delta):
     """Error at the output pre-activation: ``delta = w * (y_pred - y_true)``.
 
     Parameters
     ----------
-    y_pred, y_true : ndarray of shape (>= n_rows, n_outputs)
-    sample_weight : ndarray of shape (>= n_rows,)
+    y_pred, y_true : ndarray of shape (n_rows, n_outputs)
+    weights : ndarray of shape (n_rows,)
     has_weight : bool
-    n_rows : int
-    delta : ndarray of shape (>= n_rows, n_outputs)
+    delta : ndarray of shape (n_rows, n_outputs)
         Overwritten with the error.
     """
-    n_outputs = y_pred.shape[1]
+    n_rows, n_outputs = y_pred.shape
     for i in range(n_rows):
-        w = sample_weight[i] if has_weight else 1.0
-        for k in range(n_outputs):
-            if has_weight:
+        if has_weight:
+            w = weights[i]
+            for k in range(n_outputs):
                 delta[i, k] = (y_pred[i, k] - y_true[i, k]) * w
-            else:
+        else:
+            for k in range(n_outputs):
                 delta[i, k] = y_pred[i, k] - y_true[i, k]

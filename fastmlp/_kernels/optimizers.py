@@ -1,69 +1,238 @@
-"""Optimizer updates over the flat parameter buffer, as scikit-learn's optimizers.
+"""Gradient finalisation and optimizer updates over the flat parameter buffer.
 
-Both run over the whole buffer (coefficients and intercepts) in one loop, with
-the optimizer state in the same layout as the parameters.
+Threads each hold an unnormalised partial gradient of their rows
+(``raw_grads[t]``). The update runs over disjoint parameter ranges, one per
+thread; within its range a thread sums the partial gradients in block order,
+applies scikit-learn's normalisation ``g = (raw + alpha * coef) / weight_sum``
+(no ``alpha`` term for intercepts), updates the parameters and optimizer state,
+and takes the squared norm of the new coefficients, which the next batch's
+loss needs. Each step is a plain loop that LLVM vectorises; the range stays in
+cache between them.
+
+Scalars reach the loops through ``hyper``, an array in the parameters' dtype,
+so float32 training does float32 arithmetic:
+``hyper = [step, momentum, beta_1, 1 - beta_1, beta_2, 1 - beta_2, epsilon,
+alpha, weight_sum]`` (see the ``H_*`` indices).
 """
 
 import math
 
-from numba import njit
+from numba import njit, prange
+
+from .partition import block_bounds
+
+H_STEP = 0
+H_MOMENTUM = 1
+H_BETA_1 = 2
+H_ONE_MINUS_BETA_1 = 3
+H_BETA_2 = 4
+H_ONE_MINUS_BETA_2 = 5
+H_EPSILON = 6
+H_ALPHA = 7
+H_WEIGHT_SUM = 8
+N_HYPER = 9
 
 
-@njit(cache=True, nogil=True)
-def sgd_update(params, grads, velocities, learning_rate, momentum, nesterov):
-    """Stochastic gradient descent with (Nesterov) momentum.
+@njit(cache=True, nogil=True, error_model="numpy")
+def combine_partial_gradients(raw_grads, n_blocks, start, stop):
+    """``raw_grads[0] += raw_grads[t]`` for ``t = 1 .. n_blocks - 1`` over ``[start, stop)``.
 
-    ``v <- momentum * v - learning_rate * g``, then ``p <- p + v`` or, with
-    Nesterov's momentum, ``p <- p + momentum * v - learning_rate * g``
-    (scikit-learn's ``SGDOptimizer``).
-
-    Parameters
-    ----------
-    params, grads, velocities : ndarray of shape (n_params,)
-        ``params`` and ``velocities`` are updated in place.
-    learning_rate, momentum : float
-    nesterov : bool
+    Summing block by block, in block order, keeps each loop a plain vector
+    loop and the result independent of scheduling.
     """
-    for p in range(params.shape[0]):
-        g = grads[p]
-        v = momentum * velocities[p] - learning_rate * g
-        velocities[p] = v
-        if nesterov:
-            params[p] += momentum * v - learning_rate * g
-        else:
-            params[p] += v
+    total = raw_grads[0]
+    for t in range(1, n_blocks):
+        part = raw_grads[t]
+        for p in range(start, stop):
+            total[p] += part[p]
 
 
-@njit(cache=True, nogil=True)
-def adam_update(params, grads, first_moments, second_moments, step,
-                learning_rate_init, beta_1, beta_2, epsilon):
-    """Adam (Kingma and Ba, 2014, arXiv:1412.6980), as scikit-learn's ``AdamOptimizer``.
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "nsz"})
+def squared_norm_range(values, start, stop):
+    """Sum of squares of ``values[start:stop]`` (reassociated, vectorised)."""
+    total = 0.0
+    for p in range(start, stop):
+        total += values[p] * values[p]
+    return total
 
-    ``m <- b1 m + (1 - b1) g``, ``v <- b2 v + (1 - b2) g**2``,
-    ``p <- p - lr_t m / (sqrt(v) + epsilon)`` with
-    ``lr_t = lr_init sqrt(1 - b2**t) / (1 - b1**t)``.
 
-    Parameters
-    ----------
-    params, grads, first_moments, second_moments : ndarray of shape (n_params,)
-        ``params`` and both moments are updated in place.
-    step : int
-        Time step ``t`` of this update, counted from 1.
-    learning_rate_init, beta_1, beta_2, epsilon : float
+@njit(cache=True, nogil=True, error_model="numpy")
+def adam_step_range(params, grad, first_moments, second_moments, lr, b1, c1, b2, c2,
+                    eps, alpha, weight_sum, start, stop):
+    """Adam on ``[start, stop)`` with ``g = (grad + alpha * params) / weight_sum``."""
+    for p in range(start, stop):
+        g = (grad[p] + alpha * params[p]) / weight_sum
+        m = b1 * first_moments[p] + c1 * g
+        v = b2 * second_moments[p] + c2 * (g * g)
+        first_moments[p] = m
+        second_moments[p] = v
+        params[p] = params[p] + (-lr * m) / (math.sqrt(v) + eps)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def adam_update_range(params, raw_grads, n_blocks, n_coefs, first_moments,
+                      second_moments, hyper, start, stop):
+    """Adam update of parameters ``[start, stop)`` (Kingma and Ba, arXiv:1412.6980).
+
+    As scikit-learn's ``AdamOptimizer``: ``m <- b1 m + (1 - b1) g``,
+    ``v <- b2 v + (1 - b2) g**2``, ``p <- p - lr_t m / (sqrt(v) + epsilon)``,
+    with ``lr_t`` (bias-corrected) in ``hyper[H_STEP]``.
 
     Returns
     -------
-    learning_rate : float
-        The bias-corrected step size ``lr_t`` used.
+    coef_norm : float
+        Sum of squares of the updated coefficients in the range.
     """
-    learning_rate = (
-        learning_rate_init * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
-    )
-    for p in range(params.shape[0]):
-        g = grads[p]
-        m = beta_1 * first_moments[p] + (1.0 - beta_1) * g
-        v = beta_2 * second_moments[p] + (1.0 - beta_2) * (g * g)
-        first_moments[p] = m
-        second_moments[p] = v
-        params[p] += -learning_rate * m / (math.sqrt(v) + epsilon)
-    return learning_rate
+    combine_partial_gradients(raw_grads, n_blocks, start, stop)
+    grad = raw_grads[0]
+    lr = hyper[H_STEP]
+    b1 = hyper[H_BETA_1]
+    c1 = hyper[H_ONE_MINUS_BETA_1]
+    b2 = hyper[H_BETA_2]
+    c2 = hyper[H_ONE_MINUS_BETA_2]
+    eps = hyper[H_EPSILON]
+    weight_sum = hyper[H_WEIGHT_SUM]
+    coef_stop = min(stop, n_coefs)
+    intercept_start = max(start, n_coefs)
+    adam_step_range(params, grad, first_moments, second_moments, lr, b1, c1, b2, c2,
+                    eps, hyper[H_ALPHA], weight_sum, start, coef_stop)
+    adam_step_range(params, grad, first_moments, second_moments, lr, b1, c1, b2, c2,
+                    eps, hyper[H_ALPHA] * 0, weight_sum, intercept_start, stop)
+    return squared_norm_range(params, start, coef_stop)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sgd_step_range(params, grad, velocities, lr, momentum, nesterov, alpha, weight_sum,
+                   start, stop):
+    """SGD on ``[start, stop)`` with ``g = (grad + alpha * params) / weight_sum``."""
+    if nesterov:
+        for p in range(start, stop):
+            g = (grad[p] + alpha * params[p]) / weight_sum
+            v = momentum * velocities[p] - lr * g
+            velocities[p] = v
+            params[p] = params[p] + (momentum * v - lr * g)
+    else:
+        for p in range(start, stop):
+            g = (grad[p] + alpha * params[p]) / weight_sum
+            v = momentum * velocities[p] - lr * g
+            velocities[p] = v
+            params[p] = params[p] + v
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sgd_update_range(params, raw_grads, n_blocks, n_coefs, velocities, nesterov,
+                     hyper, start, stop):
+    """SGD with momentum over parameters ``[start, stop)``, as scikit-learn's.
+
+    ``v <- momentum v - lr g``; then ``p <- p + v``, or with Nesterov's momentum
+    ``p <- p + momentum v - lr g``; the step size is ``hyper[H_STEP]``.
+
+    Returns
+    -------
+    coef_norm : float
+        Sum of squares of the updated coefficients in the range.
+    """
+    combine_partial_gradients(raw_grads, n_blocks, start, stop)
+    grad = raw_grads[0]
+    lr = hyper[H_STEP]
+    momentum = hyper[H_MOMENTUM]
+    weight_sum = hyper[H_WEIGHT_SUM]
+    coef_stop = min(stop, n_coefs)
+    intercept_start = max(start, n_coefs)
+    sgd_step_range(params, grad, velocities, lr, momentum, nesterov, hyper[H_ALPHA],
+                   weight_sum, start, coef_stop)
+    sgd_step_range(params, grad, velocities, lr, momentum, nesterov, hyper[H_ALPHA] * 0,
+                   weight_sum, intercept_start, stop)
+    return squared_norm_range(params, start, coef_stop)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def update_chunk(params, raw_grads, n_blocks, n_coefs, solver_is_adam, nesterov,
+                 optimizer_state, hyper, chunk_norms, chunk):
+    """Optimizer step on parameter range ``chunk`` of ``len(chunk_norms)``."""
+    start, stop = block_bounds(params.shape[0], chunk_norms.shape[0], chunk)
+    if solver_is_adam:
+        chunk_norms[chunk] = adam_update_range(
+            params, raw_grads, n_blocks, n_coefs, optimizer_state[0],
+            optimizer_state[1], hyper, start, stop)
+    else:
+        chunk_norms[chunk] = sgd_update_range(
+            params, raw_grads, n_blocks, n_coefs, optimizer_state[0], nesterov,
+            hyper, start, stop)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def update_parameters(params, raw_grads, n_blocks, n_coefs, solver_is_adam, nesterov,
+                      optimizer_state, hyper, chunk_norms):
+    """One optimizer step over the whole buffer, split into per-thread ranges.
+
+    Parameters
+    ----------
+    params : ndarray of shape (n_params,)
+        Updated in place.
+    raw_grads : ndarray of shape (>= n_blocks, n_params)
+        Unnormalised partial gradients of the batch's row blocks.
+    n_blocks : int
+        Number of partial gradients in use.
+    n_coefs : int
+        Number of coefficients (they precede the intercepts in the buffer).
+    solver_is_adam : bool
+        Adam when true, SGD otherwise.
+    nesterov : bool
+        Nesterov's momentum (SGD).
+    optimizer_state : ndarray of shape (2, n_params) or (1, n_params)
+        Adam's moments, or SGD's velocities in row 0.
+    hyper : ndarray of shape (N_HYPER,)
+        Step size and constants in the parameters' dtype (module docstring).
+    chunk_norms : ndarray of shape (n_chunks,)
+        Workspace; one range per entry.
+
+    Returns
+    -------
+    coef_norm : float
+        Squared norm of the updated coefficients.
+    """
+    n_chunks = chunk_norms.shape[0]
+    if n_chunks == 1:
+        # A parallel region costs more than it saves on small networks.
+        update_chunk(params, raw_grads, n_blocks, n_coefs, solver_is_adam, nesterov,
+                     optimizer_state, hyper, chunk_norms, 0)
+    else:
+        for chunk in prange(n_chunks):
+            update_chunk(params, raw_grads, n_blocks, n_coefs, solver_is_adam, nesterov,
+                         optimizer_state, hyper, chunk_norms, chunk)
+    total = 0.0
+    for chunk in range(n_chunks):
+        total += chunk_norms[chunk]
+    return total
+
+
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def finalize_gradient(raw_grads, n_blocks, n_coefs, params, alpha, weight_sum, grad):
+    """``grad = (sum of partial gradients + alpha * coefs) / weight_sum``.
+
+    Parameters
+    ----------
+    raw_grads : ndarray of shape (>= n_blocks, n_params)
+    n_blocks, n_coefs : int
+    params : ndarray of shape (n_params,)
+    alpha, weight_sum : float
+    grad : ndarray of shape (n_params,)
+        Receives the gradient.
+    """
+    n_params = params.shape[0]
+    n_chunks = raw_grads.shape[0]
+    for chunk in prange(n_chunks):
+        start, stop = block_bounds(n_params, n_chunks, chunk)
+        combine_partial_gradients(raw_grads, n_blocks, start, stop)
+        total = raw_grads[0]
+        for p in range(start, min(stop, n_coefs)):
+            grad[p] = (total[p] + alpha * params[p]) / weight_sum
+        for p in range(max(start, n_coefs), stop):
+            grad[p] = total[p] / weight_sum
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def squared_coef_norm(params, n_coefs):
+    """Sum of squares of the first ``n_coefs`` entries (the coefficients)."""
+    return squared_norm_range(params, 0, n_coefs)

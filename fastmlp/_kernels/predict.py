@@ -1,18 +1,19 @@
-"""Compiled forward pass for prediction, in blocks of rows."""
+"""Compiled forward pass for prediction, parallel over blocks of rows."""
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .backprop import forward_rows
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def predict_rows(X, params, layer_units, coef_offsets, intercept_offsets,
-                 unit_offsets, hidden_code, output_code, chunk_rows, out):
+                 unit_offsets, hidden_code, output_code, chunk_rows, n_threads, out):
     """Output-layer activations of every row of ``X``, written to ``out``.
 
-    Rows are processed in blocks of ``chunk_rows`` so the workspace stays
-    bounded whatever the size of ``X``.
+    Rows are cut into chunks of at most ``chunk_rows``; thread ``t`` handles
+    chunks ``t, t + n_threads, ...`` in its own workspace rows, so the
+    workspace stays bounded whatever the size of ``X``.
 
     Parameters
     ----------
@@ -22,17 +23,22 @@ def predict_rows(X, params, layer_units, coef_offsets, intercept_offsets,
         Network layout (see ``backprop``).
     hidden_code, output_code : int
     chunk_rows : int
+    n_threads : int
     out : ndarray of shape (n_samples, n_outputs)
         Receives the predictions.
     """
     n_samples = X.shape[0]
-    capacity = min(chunk_rows, max(n_samples, 1))
+    if n_samples == 0:
+        return
+    n_chunks = (n_samples + chunk_rows - 1) // chunk_rows
+    n_workers = max(1, min(n_threads, n_chunks))
+    capacity = n_workers * chunk_rows
     activations = np.empty(unit_offsets[-1] * capacity, dtype=params.dtype)
-    for start in range(0, n_samples, capacity):
-        stop = min(start + capacity, n_samples)
-        block = forward_rows(
-            X[start:stop], stop - start, params, layer_units, coef_offsets,
-            intercept_offsets, unit_offsets, hidden_code, output_code,
-            activations, capacity,
-        )
-        out[start:stop] = block
+    for worker in prange(n_workers):
+        for chunk in range(worker, n_chunks, n_workers):
+            lo = chunk * chunk_rows
+            hi = min(lo + chunk_rows, n_samples)
+            block = forward_rows(X[lo:hi], worker * chunk_rows, params, layer_units,
+                                 coef_offsets, intercept_offsets, unit_offsets,
+                                 hidden_code, output_code, activations, capacity)
+            out[lo:hi] = block
