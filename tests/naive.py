@@ -1,0 +1,221 @@
+"""Slow, obviously-correct NumPy reference of an MLP's forward and backward pass.
+
+Definitions follow scikit-learn's ``neural_network/_base.py`` and
+``BaseMultilayerPerceptron._backprop`` exactly, written for readability over
+speed and without any fastmlp code:
+
+- layer ``l``: ``z = a_prev @ coefs[l] + intercepts[l]``, ``a = f(z)``, with the
+  hidden activation for every layer but the last and the output activation last;
+- loss: the (weighted) mean data loss plus ``0.5 * alpha * sum ||coefs||**2 / W``
+  where ``W`` is the sum of the sample weights (the row count without weights);
+- output error: ``delta = w * (a_out - y)`` (exact for the canonical pairs
+  identity/squared_error, exp/poisson, softmax/log_loss, logistic/binary_log_loss;
+  scikit-learn uses it for the multi-output squared error too);
+- gradients: ``(a_prev.T @ delta + alpha * coefs) / W`` and
+  ``delta.sum(axis=0) / W``; ``delta_prev = (delta @ coefs.T) * f'(a_prev)``.
+
+Flat parameter vectors follow scikit-learn's ``_pack``: every coefficient
+matrix raveled row-major, then every intercept vector.
+"""
+
+import numpy as np
+
+# --------------------------------------------------------------- activations
+
+
+def identity(z):
+    return z.copy()
+
+
+def logistic(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def tanh(z):
+    return np.tanh(z)
+
+
+def relu(z):
+    return np.maximum(z, 0.0)
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def exp(z):
+    return np.exp(z)
+
+
+ACTIVATIONS = {
+    "identity": identity,
+    "logistic": logistic,
+    "tanh": tanh,
+    "relu": relu,
+    "softmax": softmax,
+    "exp": exp,
+}
+
+# Derivatives expressed through the activation's output ``a``, as scikit-learn's.
+DERIVATIVES = {
+    "identity": lambda a: np.ones_like(a),
+    "logistic": lambda a: a * (1.0 - a),
+    "tanh": lambda a: 1.0 - a**2,
+    "relu": lambda a: (a != 0).astype(a.dtype),
+}
+
+# ---------------------------------------------------------------------- losses
+
+
+def _xlogy(x, y):
+    """``x * log(y)`` with ``0 * log(0) = 0``."""
+    x, y = np.broadcast_arrays(x, y)
+    out = np.zeros(x.shape)
+    nonzero = x != 0
+    out[nonzero] = x[nonzero] * np.log(y[nonzero])
+    return out
+
+
+def _clip_probability(p):
+    eps = np.finfo(p.dtype).eps
+    return np.clip(p, eps, 1 - eps)
+
+
+def squared_error(y, p, sample_weight=None):
+    """``0.5 * mean over outputs of the weighted mean of (y - p)**2``."""
+    return 0.5 * np.average((y - p) ** 2, weights=sample_weight, axis=0).mean()
+
+
+def poisson(y, p, sample_weight=None):
+    """Half Poisson deviance, summed over outputs."""
+    per_entry = _xlogy(y, y / p) - y + p
+    return np.average(per_entry, weights=sample_weight, axis=0).sum()
+
+
+def log_loss(y, p, sample_weight=None):
+    """Categorical cross-entropy of softmax outputs ``p`` (one column per class)."""
+    per_entry = _xlogy(y, _clip_probability(p))
+    return -np.average(per_entry, weights=sample_weight, axis=0).sum()
+
+
+def binary_log_loss(y, p, sample_weight=None):
+    """Binary cross-entropy of each logistic output, summed over outputs."""
+    p = _clip_probability(p)
+    per_entry = _xlogy(y, p) + _xlogy(1 - y, 1 - p)
+    return -np.average(per_entry, weights=sample_weight, axis=0).sum()
+
+
+LOSSES = {
+    "squared_error": squared_error,
+    "poisson": poisson,
+    "log_loss": log_loss,
+    "binary_log_loss": binary_log_loss,
+}
+
+# ------------------------------------------------------------------- network
+
+
+def forward(X, coefs, intercepts, hidden_activation, output_activation):
+    """Activations of every layer, input included.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    coefs : list of ndarray of shape (fan_in, fan_out)
+    intercepts : list of ndarray of shape (fan_out,)
+    hidden_activation, output_activation : str
+        Keys of :data:`ACTIVATIONS`.
+
+    Returns
+    -------
+    activations : list of ndarray
+        ``activations[0]`` is ``X``; ``activations[-1]`` the network's output.
+    """
+    activations = [X]
+    n_weight_layers = len(coefs)
+    for layer in range(n_weight_layers):
+        z = activations[-1] @ coefs[layer] + intercepts[layer]
+        last = layer == n_weight_layers - 1
+        f = ACTIVATIONS[output_activation if last else hidden_activation]
+        activations.append(f(z))
+    return activations
+
+
+def pre_activations(X, coefs, intercepts, hidden_activation):
+    """Pre-activations ``z`` of every hidden layer (to keep relu off its kink)."""
+    zs = []
+    a = X
+    for coef, intercept in zip(coefs[:-1], intercepts[:-1]):
+        z = a @ coef + intercept
+        zs.append(z)
+        a = ACTIVATIONS[hidden_activation](z)
+    return zs
+
+
+def loss_and_gradient(X, Y, coefs, intercepts, hidden_activation, output_activation,
+                      loss, alpha=0.0, sample_weight=None):
+    """Penalised loss and its gradient with respect to every coef and intercept.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_outputs)
+    coefs, intercepts : list of ndarray
+    hidden_activation, output_activation : str
+    loss : str
+        Key of :data:`LOSSES`.
+    alpha : float
+        L2 penalty.
+    sample_weight : ndarray of shape (n_samples,) or None
+
+    Returns
+    -------
+    loss : float
+    coef_grads : list of ndarray, shapes of ``coefs``
+    intercept_grads : list of ndarray, shapes of ``intercepts``
+    """
+    activations = forward(X, coefs, intercepts, hidden_activation, output_activation)
+    if sample_weight is None:
+        weight_sum = X.shape[0]
+        row_weight = np.ones((X.shape[0], 1))
+    else:
+        weight_sum = sample_weight.sum()
+        row_weight = sample_weight.reshape(-1, 1)
+
+    value = LOSSES[loss](Y, activations[-1], sample_weight)
+    value += 0.5 * alpha * sum(np.sum(c**2) for c in coefs) / weight_sum
+
+    n_weight_layers = len(coefs)
+    coef_grads = [None] * n_weight_layers
+    intercept_grads = [None] * n_weight_layers
+    delta = (activations[-1] - Y) * row_weight
+    for layer in range(n_weight_layers - 1, -1, -1):
+        a_prev = activations[layer]
+        coef_grads[layer] = (a_prev.T @ delta + alpha * coefs[layer]) / weight_sum
+        intercept_grads[layer] = delta.sum(axis=0) / weight_sum
+        if layer > 0:
+            delta = (delta @ coefs[layer].T) * DERIVATIVES[hidden_activation](a_prev)
+    return value, coef_grads, intercept_grads
+
+
+# ------------------------------------------------------------- flat layout
+
+
+def pack(coefs, intercepts):
+    """Flat vector: all coefs raveled row-major, then all intercepts."""
+    return np.concatenate([np.ravel(c) for c in coefs] + [np.ravel(b) for b in intercepts])
+
+
+def unpack(flat, layer_units):
+    """Inverse of :func:`pack` for a network with ``layer_units``."""
+    coefs, intercepts = [], []
+    start = 0
+    for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+        coefs.append(flat[start:start + fan_in * fan_out].reshape(fan_in, fan_out))
+        start += fan_in * fan_out
+    for fan_out in layer_units[1:]:
+        intercepts.append(flat[start:start + fan_out])
+        start += fan_out
+    assert start == flat.shape[0]
+    return coefs, intercepts
