@@ -11,11 +11,14 @@ from abc import ABC, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.optimize
 from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._optimizers import AdamOptimizer, SGDOptimizer
@@ -225,7 +228,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         if self.solver in _STOCHASTIC_SOLVERS:
             self._fit_stochastic(X, Y, sample_weight, incremental)
         else:
-            raise NotImplementedError("solver='lbfgs' is not available yet.")
+            self._fit_lbfgs(X, Y, sample_weight)
 
         if not np.isfinite(self._trainer.params).all():
             raise ValueError(
@@ -233,6 +236,31 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                 " contain large values and need to be preprocessed."
             )
         return self
+
+    def _fit_lbfgs(self, X, Y, sample_weight):
+        """Minimise the penalised loss over the flat buffer with scipy's L-BFGS-B."""
+        trainer = self._trainer
+        iprint = 1 if (self.verbose is True or self.verbose >= 1) else -1
+
+        def loss_and_gradient(packed):
+            # A fresh gradient array per call: scipy may keep the previous one.
+            return trainer.loss_and_gradient(packed, X, Y, sample_weight, self.alpha)
+
+        opt_res = scipy.optimize.minimize(
+            loss_and_gradient,
+            trainer.params.copy(),
+            method="L-BFGS-B",
+            jac=True,
+            options={
+                "maxfun": self.max_fun,
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+                **_get_additional_lbfgs_options_dict("iprint", iprint),
+            },
+        )
+        self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
+        self.loss_ = opt_res.fun
+        trainer.params[:] = opt_res.x
 
     def _new_optimizer(self):
         n_params, dtype = self._trainer.n_params, self._trainer.dtype
@@ -368,6 +396,14 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                 self._no_improvement_count = 0
             if self.loss_curve_[-1] < self.best_loss_:
                 self.best_loss_ = self.loss_curve_[-1]
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic"
+                " optimizers. %s is not stochastic." % self.solver
+            )
+        return True
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

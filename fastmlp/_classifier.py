@@ -12,7 +12,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._base import _STOCHASTIC_SOLVERS, BaseMultilayerPerceptron
+from ._base import BaseMultilayerPerceptron
 
 
 class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
@@ -236,14 +236,6 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
 
     def _score(self, X, y, sample_weight=None):
         return self._score_with_function(X, y, sample_weight, accuracy_score)
-
-    def _check_solver(self):
-        if self.solver not in _STOCHASTIC_SOLVERS:
-            raise AttributeError(
-                "partial_fit is only available for stochastic"
-                " optimizers. %s is not stochastic." % self.solver
-            )
-        return True
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
