@@ -126,6 +126,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             isinstance(a, np.ndarray)
             and a.shape == v.shape
             and a.dtype == v.dtype
+            and a.strides == v.strides
             and a.__array_interface__["data"][0] == v.__array_interface__["data"][0]
             for a, v in zip(arrays, views)
         )
@@ -153,7 +154,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             self._link_to_trainer(self._trainer_from_attributes())
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # A copy: for classes outside sklearn, the base returns __dict__ itself.
+        state = dict(super().__getstate__())
         state.pop("_trainer", None)
         return state
 

@@ -85,8 +85,9 @@ def train_epoch(X, Y, sample_weight, has_weight, sample_order, batch_size, param
     sample_weight : ndarray of shape (n_samples,)
         Read only when ``has_weight``.
     has_weight : bool
-    sample_order : ndarray of int64, shape (n_samples,)
-        Order in which rows are visited this epoch.
+    sample_order : ndarray of int64, shape (n_train,)
+        Rows of ``X`` visited this epoch, in order; may be a subset of the rows
+        (early stopping holds the validation rows out).
     batch_size : int
     params : ndarray of shape (n_params,)
         Flat parameters, updated in place.
@@ -124,7 +125,7 @@ def train_epoch(X, Y, sample_weight, has_weight, sample_order, batch_size, param
     learning_rate : float
         The step size of the last batch (Adam's is bias-corrected).
     """
-    n_samples = X.shape[0]
+    n_samples = sample_order.shape[0]
     n_coefs = coef_offsets[-1]
     alpha = hyper[H_ALPHA]
     max_blocks = raw_grads.shape[0]
