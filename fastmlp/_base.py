@@ -8,6 +8,7 @@ from the random state, so that both produce the same weights.
 
 import warnings
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,7 +26,57 @@ from ._optimizers import AdamOptimizer, SGDOptimizer
 from ._trainer import Trainer
 
 _STOCHASTIC_SOLVERS = ["sgd", "adam"]
-HIDDEN_ACTIVATIONS = {"identity", "logistic", "tanh", "relu"}
+# scikit-learn's four, then the ones fastmlp adds (formulas in
+# fastmlp/_kernels/activations.py).
+HIDDEN_ACTIVATIONS = {
+    "identity", "logistic", "tanh", "relu",
+    "leaky_relu", "elu", "swish", "gelu", "softplus",
+}
+
+
+class _Checkpoint:
+    """An estimator's training state at one moment, to return to if training fails.
+
+    ``fit`` and ``partial_fit`` take one on entry and restore it when they
+    raise (bad input, divergence, an interrupt), so a fitted model is left
+    exactly as it was and an unfitted one unfitted. The epoch loop takes one
+    before each epoch and restores it on KeyboardInterrupt, so an interrupted
+    fit ends at its last complete epoch. What fitting changes in place (the
+    parameter buffer, the optimizer's arrays, ``loss_curve_``, the random
+    state) is copied; every other attribute is kept by reference, as fitting
+    only rebinds those.
+    """
+
+    def __init__(self, estimator):
+        self._attrs = dict(estimator.__dict__)
+        self._lists = {
+            name: value[:] for name, value in self._attrs.items() if isinstance(value, list)
+        }
+        trainer = self._attrs.get("_trainer")
+        self._params = None if trainer is None else trainer.params.copy()
+        optimizer = self._attrs.get("_optimizer")
+        self._optimizer_attrs = None if optimizer is None else {
+            name: value.copy() if isinstance(value, np.ndarray) else value
+            for name, value in optimizer.__dict__.items()
+        }
+        random_state = self._attrs.get("_random_state")
+        self._random_state = (
+            random_state.get_state() if isinstance(random_state, np.random.RandomState)
+            else None
+        )
+
+    def restore(self, estimator):
+        """Put ``estimator`` back in the state this checkpoint recorded."""
+        estimator.__dict__.clear()
+        estimator.__dict__.update(self._attrs)
+        for name, items in self._lists.items():
+            self._attrs[name][:] = items
+        if self._params is not None:
+            self._attrs["_trainer"].params[:] = self._params
+        if self._optimizer_attrs is not None:
+            self._attrs["_optimizer"].__dict__.update(self._optimizer_attrs)
+        if self._random_state is not None:
+            self._attrs["_random_state"].set_state(self._random_state)
 
 
 class BaseMultilayerPerceptron(BaseEstimator, ABC):
@@ -64,6 +115,11 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             Options(Real, {np.inf}),
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [
+            Interval(Integral, None, -1, closed="right"),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
     }
 
     @abstractmethod
@@ -71,7 +127,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                  learning_rate, learning_rate_init, power_t, max_iter, loss, shuffle,
                  random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
                  early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-                 n_iter_no_change, max_fun):
+                 n_iter_no_change, max_fun, n_jobs=None):
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
@@ -96,6 +152,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ model state
 
@@ -159,6 +216,16 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         state.pop("_trainer", None)
         return state
 
+    @contextmanager
+    def _unchanged_on_failure(self):
+        """Leave the estimator as it was when the enclosed fit raises."""
+        checkpoint = _Checkpoint(self)
+        try:
+            yield
+        except BaseException:
+            checkpoint.restore(self)
+            raise
+
     # ------------------------------------------------------------------ fitting
 
     def _initialize(self, y, layer_units, dtype):
@@ -206,7 +273,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
 
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
+            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
 
@@ -246,7 +313,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
 
         def loss_and_gradient(packed):
             # A fresh gradient array per call: scipy may keep the previous one.
-            return trainer.loss_and_gradient(packed, X, Y, sample_weight, self.alpha)
+            return trainer.loss_and_gradient(packed, X, Y, sample_weight, self.alpha,
+                                             n_jobs=self.n_jobs)
 
         opt_res = scipy.optimize.minimize(
             loss_and_gradient,
@@ -323,14 +391,17 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
+        last_complete_epoch = None
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
+                last_complete_epoch = _Checkpoint(self)
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
                 order = np.ascontiguousarray(train_idx[sample_idx], dtype=np.int64)
                 summed_loss = trainer.run_epoch(
-                    X, Y, sample_weight, order, batch_size, self.alpha, optimizer
+                    X, Y, sample_weight, order, batch_size, self.alpha, optimizer,
+                    n_jobs=self.n_jobs,
                 )
 
                 self.n_iter_ += 1
@@ -372,6 +443,13 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                         ConvergenceWarning,
                     )
         except KeyboardInterrupt:
+            # Drop the unfinished epoch; with none complete, let the caller
+            # put back the state from before the call.
+            if last_complete_epoch is None:
+                raise
+            last_complete_epoch.restore(self)
+            if self.n_iter_ == 0:
+                raise
             warnings.warn("Training interrupted by user.")
 
         if early_stopping:
@@ -426,7 +504,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         self : object
             Returns a trained MLP model.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        with self._unchanged_on_failure():
+            return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     # ------------------------------------------------------------------ predicting
 
@@ -436,7 +515,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         trainer = self._trainer_from_attributes()
         X = np.ascontiguousarray(X, dtype=trainer.dtype)
-        return trainer.predict(X)
+        return trainer.predict(X, n_jobs=self.n_jobs)
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         """Score without input validation (keeps feature names intact)."""

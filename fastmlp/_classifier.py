@@ -72,6 +72,16 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         Epochs without ``tol`` improvement before stopping.
     max_fun : int, default=15000
         Maximum loss evaluations for 'lbfgs'.
+    n_jobs : int, default=None
+        Threads of the compiled kernels during ``fit``, ``partial_fit`` and
+        ``predict``. None uses the cores available to the caller, within the
+        limits in force: ``numba.set_num_threads`` / ``NUMBA_NUM_THREADS``,
+        ``OMP_NUM_THREADS`` (set by joblib in its worker processes, so
+        ``GridSearchCV(n_jobs=-1)`` does not oversubscribe the machine) and
+        threadpoolctl's BLAS limit. A positive value asks for that many
+        threads, -1 for all cores, ``-k`` for all but ``k - 1``; never more
+        than ``NUMBA_NUM_THREADS``. BLAS runs single-threaded inside the
+        kernels either way.
 
     Attributes
     ----------
@@ -142,6 +152,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        n_jobs=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -168,6 +179,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
+            n_jobs=n_jobs,
         )
 
     def _output_activation(self):
@@ -191,6 +203,12 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in"
+                    " the data, but the data contains only one class:"
+                    f" {self.classes_[0]!r}."
+                )
         else:
             classes = unique_labels(y)
             if self.warm_start:
@@ -258,13 +276,14 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         self : object
             Trained MLP model.
         """
-        if _check_partial_fit_first_call(self, classes):
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+        with self._unchanged_on_failure():
+            if _check_partial_fit_first_call(self, classes):
+                self._label_binarizer = LabelBinarizer()
+                if type_of_target(y).startswith("multilabel"):
+                    self._label_binarizer.fit(y)
+                else:
+                    self._label_binarizer.fit(classes)
+            return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict_log_proba(self, X):
         """Log of the probability estimates.

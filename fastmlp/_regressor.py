@@ -70,6 +70,16 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         Epochs without ``tol`` improvement before stopping.
     max_fun : int, default=15000
         Maximum loss evaluations for 'lbfgs'.
+    n_jobs : int, default=None
+        Threads of the compiled kernels during ``fit``, ``partial_fit`` and
+        ``predict``. None uses the cores available to the caller, within the
+        limits in force: ``numba.set_num_threads`` / ``NUMBA_NUM_THREADS``,
+        ``OMP_NUM_THREADS`` (set by joblib in its worker processes, so
+        ``GridSearchCV(n_jobs=-1)`` does not oversubscribe the machine) and
+        threadpoolctl's BLAS limit. A positive value asks for that many
+        threads, -1 for all cores, ``-k`` for all but ``k - 1``; never more
+        than ``NUMBA_NUM_THREADS``. BLAS runs single-threaded inside the
+        kernels either way.
 
     Attributes
     ----------
@@ -146,6 +156,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        n_jobs=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -172,6 +183,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
+            n_jobs=n_jobs,
         )
 
     def _output_activation(self):
@@ -235,4 +247,5 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         self : object
             Trained MLP model.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+        with self._unchanged_on_failure():
+            return self._fit(X, y, sample_weight=sample_weight, incremental=True)

@@ -15,6 +15,7 @@ from ._config import (
     LOSS_CODES,
     MIN_FLOPS_PER_BLOCK,
     MIN_PARAMS_PER_CHUNK,
+    PREACTIVATION_CODES,
     PREDICT_CHUNK_ROWS,
 )
 from ._kernels.epoch import train_epoch
@@ -86,6 +87,11 @@ class Trainer:
         self._epoch_workspace = None
 
     @property
+    def keeps_preactivations(self):
+        """Whether back-propagation needs the hidden pre-activations stored."""
+        return self.hidden_code in PREACTIVATION_CODES
+
+    @property
     def n_weight_layers(self):
         """Number of coefficient matrices (``n_layers_ - 1``)."""
         return len(self.layer_units) - 1
@@ -153,6 +159,7 @@ class Trainer:
                 y_batch=np.empty((capacity, n_outputs), dtype=dt),
                 weight_batch=np.empty(capacity, dtype=dt),
                 activations=np.empty(layer_rows, dtype=dt),
+                preacts=np.empty(layer_rows if self.keeps_preactivations else 0, dtype=dt),
                 deltas=np.empty(layer_rows, dtype=dt),
                 block_losses=np.empty(n_blocks),
                 block_weights=np.empty(n_blocks),
@@ -175,7 +182,8 @@ class Trainer:
         hyper[H_ALPHA] = alpha
         return hyper
 
-    def run_epoch(self, X, Y, sample_weight, sample_order, batch_size, alpha, optimizer):
+    def run_epoch(self, X, Y, sample_weight, sample_order, batch_size, alpha, optimizer,
+                  n_jobs=None):
         """Train one epoch in a single kernel call.
 
         Parameters
@@ -189,6 +197,8 @@ class Trainer:
         alpha : float
         optimizer : SGDOptimizer or AdamOptimizer
             Its state arrays are updated in place.
+        n_jobs : int or None
+            Thread policy of the call (see :func:`fastmlp._threads.kernel_threads`).
 
         Returns
         -------
@@ -196,7 +206,7 @@ class Trainer:
             Sum over batches of batch loss times batch length.
         """
         is_adam = optimizer.solver_code == ADAM
-        with kernel_threads() as n_threads:
+        with kernel_threads(n_jobs) as n_threads:
             ws = self._epoch_workspace_for(batch_size, X.shape[1], Y.shape[1], n_threads)
             has_weight = sample_weight is not None
             if not has_weight:
@@ -214,14 +224,15 @@ class Trainer:
                 float(np.finfo(self.dtype).eps),
                 self._hyper(optimizer, alpha), optimizer.state, adam_step,
                 ws["x_batch"], ws["y_batch"], ws["weight_batch"],
-                ws["activations"], ws["deltas"], ws["block_losses"],
+                ws["activations"], ws["preacts"], ws["deltas"], ws["block_losses"],
                 ws["block_weights"], ws["chunk_norms"],
             )
         if is_adam:
             optimizer.learning_rate = step_size
         return summed_loss
 
-    def loss_and_gradient(self, params, X, Y, sample_weight, alpha, grad_out=None):
+    def loss_and_gradient(self, params, X, Y, sample_weight, alpha, grad_out=None,
+                          n_jobs=None):
         """Penalised mean loss over all rows and its gradient, for L-BFGS.
 
         Parameters
@@ -234,6 +245,8 @@ class Trainer:
         alpha : float
         grad_out : ndarray of shape (n_params,), optional
             Receives the gradient; a new array otherwise.
+        n_jobs : int or None
+            Thread policy of the call (see :func:`fastmlp._threads.kernel_threads`).
 
         Returns
         -------
@@ -246,7 +259,7 @@ class Trainer:
         has_weight = sample_weight is not None
         if not has_weight:
             sample_weight = np.ones(1, dtype=self.dtype)
-        with kernel_threads() as n_threads:
+        with kernel_threads(n_jobs) as n_threads:
             block_rows = max(1, min(FULL_BATCH_BLOCK_ROWS, -(-X.shape[0] // n_threads)))
             key = (n_threads, block_rows)
             ws = getattr(self, "_full_workspace", None)
@@ -256,6 +269,8 @@ class Trainer:
                     raw_grads=np.empty((n_threads, self.n_params), dtype=self.dtype),
                     scratch_grads=np.empty((n_threads, self.n_params), dtype=self.dtype),
                     activations=np.empty(size, dtype=self.dtype),
+                    preacts=np.empty(size if self.keeps_preactivations else 0,
+                                     dtype=self.dtype),
                     deltas=np.empty(size, dtype=self.dtype),
                     block_losses=np.empty(n_threads),
                     block_weights=np.empty(n_threads),
@@ -267,24 +282,26 @@ class Trainer:
                 ws["scratch_grads"], self.layer_units, self.coef_offsets,
                 self.intercept_offsets, self.unit_offsets, self.hidden_code,
                 self.output_code, self.loss_code, float(alpha),
-                float(np.finfo(self.dtype).eps), ws["activations"], ws["deltas"],
-                block_rows, ws["block_losses"], ws["block_weights"],
+                float(np.finfo(self.dtype).eps), ws["activations"], ws["preacts"],
+                ws["deltas"], block_rows, ws["block_losses"], ws["block_weights"],
             )
         return loss, grad
 
-    def predict(self, X):
+    def predict(self, X, n_jobs=None):
         """Output-layer activations for every row of ``X``.
 
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features), C-contiguous, trainer dtype
+        n_jobs : int or None
+            Thread policy of the call (see :func:`fastmlp._threads.kernel_threads`).
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples, n_outputs)
         """
         out = np.empty((X.shape[0], self.layer_units[-1]), dtype=self.dtype)
-        with kernel_threads() as n_threads:
+        with kernel_threads(n_jobs) as n_threads:
             chunk_rows = max(1, min(PREDICT_CHUNK_ROWS, -(-X.shape[0] // n_threads)))
             predict_rows(
                 X, self.params, self.layer_units, self.coef_offsets,

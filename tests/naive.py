@@ -19,6 +19,7 @@ matrix raveled row-major, then every intercept vector.
 """
 
 import numpy as np
+from scipy.special import erf
 
 # --------------------------------------------------------------- activations
 
@@ -39,6 +40,26 @@ def relu(z):
     return np.maximum(z, 0.0)
 
 
+def leaky_relu(z):
+    return np.where(z > 0, z, 0.01 * z)
+
+
+def elu(z):
+    return np.where(z > 0, z, np.expm1(np.minimum(z, 0.0)))
+
+
+def swish(z):
+    return z * logistic(z)
+
+
+def gelu(z):
+    return 0.5 * z * (1.0 + erf(z / np.sqrt(2.0)))
+
+
+def softplus(z):
+    return np.logaddexp(0.0, z)
+
+
 def softmax(z):
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
@@ -53,16 +74,28 @@ ACTIVATIONS = {
     "logistic": logistic,
     "tanh": tanh,
     "relu": relu,
+    "leaky_relu": leaky_relu,
+    "elu": elu,
+    "swish": swish,
+    "gelu": gelu,
+    "softplus": softplus,
     "softmax": softmax,
     "exp": exp,
 }
 
-# Derivatives expressed through the activation's output ``a``, as scikit-learn's.
+# Derivatives as functions of the pre-activation ``z``, written from the
+# textbook formulas (the kernels mostly work from the output ``a`` instead).
 DERIVATIVES = {
-    "identity": lambda a: np.ones_like(a),
-    "logistic": lambda a: a * (1.0 - a),
-    "tanh": lambda a: 1.0 - a**2,
-    "relu": lambda a: (a != 0).astype(a.dtype),
+    "identity": lambda z: np.ones_like(z),
+    "logistic": lambda z: logistic(z) * (1.0 - logistic(z)),
+    "tanh": lambda z: 1.0 - np.tanh(z) ** 2,
+    "relu": lambda z: (z > 0).astype(z.dtype),
+    "leaky_relu": lambda z: np.where(z > 0, 1.0, 0.01),
+    "elu": lambda z: np.where(z > 0, 1.0, np.exp(np.minimum(z, 0.0))),
+    "swish": lambda z: logistic(z) + z * logistic(z) * (1.0 - logistic(z)),
+    "gelu": lambda z: 0.5 * (1.0 + erf(z / np.sqrt(2.0)))
+    + z * np.exp(-0.5 * z**2) / np.sqrt(2.0 * np.pi),
+    "softplus": lambda z: logistic(z),
 }
 
 # ---------------------------------------------------------------------- losses
@@ -176,6 +209,7 @@ def loss_and_gradient(X, Y, coefs, intercepts, hidden_activation, output_activat
     intercept_grads : list of ndarray, shapes of ``intercepts``
     """
     activations = forward(X, coefs, intercepts, hidden_activation, output_activation)
+    zs = pre_activations(X, coefs, intercepts, hidden_activation)
     if sample_weight is None:
         weight_sum = X.shape[0]
         row_weight = np.ones((X.shape[0], 1))
@@ -195,7 +229,7 @@ def loss_and_gradient(X, Y, coefs, intercepts, hidden_activation, output_activat
         coef_grads[layer] = (a_prev.T @ delta + alpha * coefs[layer]) / weight_sum
         intercept_grads[layer] = delta.sum(axis=0) / weight_sum
         if layer > 0:
-            delta = (delta @ coefs[layer].T) * DERIVATIVES[hidden_activation](a_prev)
+            delta = (delta @ coefs[layer].T) * DERIVATIVES[hidden_activation](zs[layer - 1])
     return value, coef_grads, intercept_grads
 
 

@@ -25,7 +25,8 @@ import naive
 from fastmlp._config import FULL_BATCH_BLOCK_ROWS, PREDICT_CHUNK_ROWS
 from fastmlp._trainer import Trainer
 
-HIDDEN_ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+SKLEARN_ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+HIDDEN_ACTIVATIONS = SKLEARN_ACTIVATIONS + ["leaky_relu", "elu", "swish", "gelu", "softplus"]
 
 # Output kind: (output activation, loss, number of outputs).
 OUTPUTS = {
@@ -71,7 +72,8 @@ def make_problem(kind, hidden_activation, hidden_sizes, weighted, n_samples=20, 
         params = rng.uniform(-0.8, 0.8, n_params)
         coefs, intercepts = naive.unpack(params, layer_units)
         zs = naive.pre_activations(X, coefs, intercepts, hidden_activation)
-        if hidden_activation != "relu" or min(np.abs(z).min() for z in zs) > KINK_MARGIN:
+        if (hidden_activation not in ("relu", "leaky_relu", "elu")
+                or min(np.abs(z).min() for z in zs) > KINK_MARGIN):
             break
     else:
         raise RuntimeError("no parameters away from relu's kink")
@@ -188,7 +190,7 @@ def test_naive_gradient_matches_finite_differences(kind, hidden_activation):
 
 
 @pytest.mark.parametrize("kind", OUTPUTS)
-@pytest.mark.parametrize("hidden_activation", HIDDEN_ACTIVATIONS)
+@pytest.mark.parametrize("hidden_activation", SKLEARN_ACTIVATIONS)
 @pytest.mark.parametrize("weighted", [False, True])
 def test_naive_matches_sklearn_backprop(kind, hidden_activation, weighted):
     """The reference computes exactly what scikit-learn's ``_backprop`` computes."""

@@ -17,7 +17,7 @@ Nothing here allocates array memory.
 import numpy as np
 from numba import njit
 
-from .activations import add_bias_and_activate, multiply_by_derivative
+from .activations import add_bias_and_activate, multiply_by_derivative, needs_preactivation
 from .losses import output_error, weighted_data_loss
 
 
@@ -48,7 +48,7 @@ def layer_rows(workspace, layer_units, unit_offsets, capacity, layer, ws_row, n_
 @njit(cache=True, nogil=True, error_model="numpy")
 def forward_rows(x_block, ws_row, params, layer_units, coef_offsets,
                  intercept_offsets, unit_offsets, hidden_code, output_code,
-                 activations, capacity):
+                 activations, preacts, capacity):
     """Forward pass of a block of rows; fills their activations.
 
     Parameters
@@ -65,6 +65,9 @@ def forward_rows(x_block, ws_row, params, layer_units, coef_offsets,
         Activation codes of hidden layers and of the output layer.
     activations : ndarray of shape (unit_offsets[-1] * capacity,)
         Workspace receiving the activations of layers 1 .. n_layers - 1.
+    preacts : ndarray of shape (unit_offsets[-1] * capacity,)
+        Workspace receiving hidden pre-activations when the hidden activation
+        needs them for its derivative (never read by the forward pass).
     capacity : int
         Row capacity of each workspace block.
 
@@ -83,7 +86,11 @@ def forward_rows(x_block, ws_row, params, layer_units, coef_offsets,
                            ws_row, n_rows)
         np.dot(a_in, coefs, a_out)
         code = output_code if layer == n_weight_layers - 1 else hidden_code
-        add_bias_and_activate(code, a_out, intercepts, n_rows)
+        z_out = a_out
+        if needs_preactivation(code):
+            z_out = layer_rows(preacts, layer_units, unit_offsets, capacity, layer + 1,
+                               ws_row, n_rows)
+        add_bias_and_activate(code, a_out, intercepts, n_rows, z_out)
         a_in = a_out
     return a_in
 
@@ -91,7 +98,7 @@ def forward_rows(x_block, ws_row, params, layer_units, coef_offsets,
 @njit(cache=True, nogil=True, error_model="numpy")
 def raw_gradient_rows(x_block, y_block, weight_block, has_weight, ws_row, params, raw_grad, layer_units, coef_offsets, intercept_offsets,
                       unit_offsets, hidden_code, output_code, loss_code, eps,
-                      activations, deltas, capacity):
+                      activations, preacts, deltas, capacity):
     """Forward and backward pass of a block of rows.
 
     Writes the *unnormalised* data gradient of these rows to ``raw_grad``:
@@ -116,8 +123,8 @@ def raw_gradient_rows(x_block, y_block, weight_block, has_weight, ws_row, params
     hidden_code, output_code, loss_code : int
     eps : float
         Probability clipping bound for the log losses.
-    activations, deltas : ndarray
-        Workspaces (see module docstring).
+    activations, preacts, deltas : ndarray
+        Workspaces (see module docstring and ``forward_rows``).
     capacity : int
 
     Returns
@@ -131,7 +138,7 @@ def raw_gradient_rows(x_block, y_block, weight_block, has_weight, ws_row, params
     n_rows = x_block.shape[0]
     y_pred = forward_rows(x_block, ws_row, params, layer_units, coef_offsets,
                           intercept_offsets, unit_offsets, hidden_code, output_code,
-                          activations, capacity)
+                          activations, preacts, capacity)
     loss_sum, weight_sum = weighted_data_loss(loss_code, y_pred, y_block, weight_block,
                                               has_weight, eps)
 
@@ -161,6 +168,10 @@ def raw_gradient_rows(x_block, y_block, weight_block, has_weight, ws_row, params
             delta_in = layer_rows(deltas, layer_units, unit_offsets, capacity, layer,
                                   ws_row, n_rows)
             np.dot(delta, coefs.T, delta_in)
-            multiply_by_derivative(hidden_code, a_in, delta_in, n_rows)
+            z_in = a_in
+            if needs_preactivation(hidden_code):
+                z_in = layer_rows(preacts, layer_units, unit_offsets, capacity, layer,
+                                  ws_row, n_rows)
+            multiply_by_derivative(hidden_code, a_in, z_in, delta_in, n_rows)
             delta = delta_in
     return loss_sum, weight_sum

@@ -43,7 +43,7 @@ def gather_values(source, row_index, target):
 def gradient_of_block(X, Y, sample_weight, has_weight, batch_order, n_blocks, block,
                       params, raw_grads, layer_units, coef_offsets, intercept_offsets,
                       unit_offsets, hidden_code, output_code, loss_code, eps, x_batch,
-                      y_batch, weight_batch, activations, deltas, block_losses,
+                      y_batch, weight_batch, activations, preacts, deltas, block_losses,
                       block_weights):
     """Gather row block ``block`` of ``n_blocks`` of a batch and back-propagate it.
 
@@ -62,7 +62,7 @@ def gradient_of_block(X, Y, sample_weight, has_weight, batch_order, n_blocks, bl
     block_losses[block], block_weights[block] = raw_gradient_rows(
         x_block, y_block, w_block, has_weight, lo, params, raw_grads[block],
         layer_units, coef_offsets, intercept_offsets, unit_offsets, hidden_code,
-        output_code, loss_code, eps, activations, deltas, x_batch.shape[0])
+        output_code, loss_code, eps, activations, preacts, deltas, x_batch.shape[0])
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
@@ -70,8 +70,8 @@ def train_epoch(X, Y, sample_weight, has_weight, sample_order, batch_size, param
                 raw_grads, layer_units, coef_offsets, intercept_offsets, unit_offsets,
                 hidden_code, output_code, loss_code, solver_is_adam, nesterov,
                 learning_rate, beta_1, beta_2, eps, hyper, optimizer_state, adam_step,
-                x_batch, y_batch, weight_batch, activations, deltas, block_losses,
-                block_weights, chunk_norms):
+                x_batch, y_batch, weight_batch, activations, preacts, deltas,
+                block_losses, block_weights, chunk_norms):
     """Train one epoch: for each mini-batch, gather, forward, backward, update.
 
     Batches are consecutive runs of ``batch_size`` entries of ``sample_order``
@@ -112,7 +112,7 @@ def train_epoch(X, Y, sample_weight, has_weight, sample_order, batch_size, param
         Adam's time step, advanced once per batch.
     x_batch, y_batch, weight_batch : ndarray
         Gather workspaces of ``batch_size`` rows.
-    activations, deltas : ndarray
+    activations, preacts, deltas : ndarray
         Layer workspaces of capacity ``batch_size``.
     block_losses, block_weights : ndarray of float64, shape (n_blocks,)
     chunk_norms : ndarray of float64, shape (n_chunks,)
@@ -142,16 +142,16 @@ def train_epoch(X, Y, sample_weight, has_weight, sample_order, batch_size, param
                               params, raw_grads, layer_units, coef_offsets,
                               intercept_offsets, unit_offsets, hidden_code,
                               output_code, loss_code, eps, x_batch, y_batch,
-                              weight_batch, activations, deltas, block_losses,
-                              block_weights)
+                              weight_batch, activations, preacts, deltas,
+                              block_losses, block_weights)
         else:
             for block in prange(n_blocks):
                 gradient_of_block(X, Y, sample_weight, has_weight, batch_order,
                                   n_blocks, block, params, raw_grads, layer_units,
                                   coef_offsets, intercept_offsets, unit_offsets,
                                   hidden_code, output_code, loss_code, eps, x_batch,
-                                  y_batch, weight_batch, activations, deltas,
-                                  block_losses, block_weights)
+                                  y_batch, weight_batch, activations, preacts,
+                                  deltas, block_losses, block_weights)
 
         loss_sum = 0.0
         weight_sum = 0.0

@@ -11,7 +11,8 @@ from .partition import block_bounds
 def loss_and_gradient(X, Y, sample_weight, has_weight, params, grad, raw_grads,
                       scratch_grads, layer_units, coef_offsets, intercept_offsets,
                       unit_offsets, hidden_code, output_code, loss_code, alpha, eps,
-                      activations, deltas, block_rows, block_losses, block_weights):
+                      activations, preacts, deltas, block_rows, block_losses,
+                      block_weights):
     """Penalised mean loss over every row of ``X``; its gradient goes to ``grad``.
 
     The rows are split into one contiguous block per thread; each thread walks
@@ -34,7 +35,7 @@ def loss_and_gradient(X, Y, sample_weight, has_weight, params, grad, raw_grads,
     layer_units, coef_offsets, intercept_offsets, unit_offsets : ndarray of int64
     hidden_code, output_code, loss_code : int
     alpha, eps : float
-    activations, deltas : ndarray of shape (unit_offsets[-1] * n_blocks * block_rows,)
+    activations, preacts, deltas : ndarray of shape (unit_offsets[-1] * n_blocks * block_rows,)
     block_rows : int
     block_losses, block_weights : ndarray of float64, shape (n_blocks,)
 
@@ -58,7 +59,8 @@ def loss_and_gradient(X, Y, sample_weight, has_weight, params, grad, raw_grads,
             piece_loss, piece_weight = raw_gradient_rows(
                 X[piece:end], Y[piece:end], w_piece, has_weight, ws_row, params, target,
                 layer_units, coef_offsets, intercept_offsets, unit_offsets,
-                hidden_code, output_code, loss_code, eps, activations, deltas, capacity)
+                hidden_code, output_code, loss_code, eps, activations, preacts, deltas,
+                capacity)
             loss_sum += piece_loss
             weight_sum += piece_weight
             if piece != lo:

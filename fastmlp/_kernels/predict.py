@@ -3,6 +3,7 @@
 import numpy as np
 from numba import njit, prange
 
+from .activations import needs_preactivation
 from .backprop import forward_rows
 
 
@@ -34,11 +35,14 @@ def predict_rows(X, params, layer_units, coef_offsets, intercept_offsets,
     n_workers = max(1, min(n_threads, n_chunks))
     capacity = n_workers * chunk_rows
     activations = np.empty(unit_offsets[-1] * capacity, dtype=params.dtype)
+    preacts = np.empty(unit_offsets[-1] * capacity if needs_preactivation(hidden_code)
+                       else 0, dtype=params.dtype)
     for worker in prange(n_workers):
         for chunk in range(worker, n_chunks, n_workers):
             lo = chunk * chunk_rows
             hi = min(lo + chunk_rows, n_samples)
             block = forward_rows(X[lo:hi], worker * chunk_rows, params, layer_units,
                                  coef_offsets, intercept_offsets, unit_offsets,
-                                 hidden_code, output_code, activations, capacity)
+                                 hidden_code, output_code, activations, preacts,
+                                 capacity)
             out[lo:hi] = block
