@@ -13,6 +13,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.optimize
+import scipy.sparse
 from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -77,6 +78,14 @@ class _Checkpoint:
             self._attrs["_optimizer"].__dict__.update(self._optimizer_attrs)
         if self._random_state is not None:
             self._attrs["_random_state"].set_state(self._random_state)
+
+
+def as_kernel_array(X, dtype):
+    """``X`` as the kernels read it: C-contiguous dense, or CSR (never densified)."""
+    if scipy.sparse.issparse(X):
+        X = X.tocsr()
+        return X if X.dtype == dtype else X.astype(dtype)
+    return np.ascontiguousarray(X, dtype=dtype)
 
 
 class BaseMultilayerPerceptron(BaseEstimator, ABC):
@@ -289,7 +298,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
 
         # Kernels run in the parameters' dtype on C-contiguous arrays.
         dtype = self._trainer.dtype
-        X = np.ascontiguousarray(X, dtype=dtype)
+        X = as_kernel_array(X, dtype)
         Y = np.ascontiguousarray(y, dtype=dtype)
         if sample_weight is not None:
             sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
@@ -512,9 +521,10 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
     def _forward_pass_fast(self, X, check_input=True):
         """Output-layer activations for ``X``, shape (n_samples, n_outputs)."""
         if check_input:
-            X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                              dtype=(np.float64, np.float32))
         trainer = self._trainer_from_attributes()
-        X = np.ascontiguousarray(X, dtype=trainer.dtype)
+        X = as_kernel_array(X, trainer.dtype)
         return trainer.predict(X, n_jobs=self.n_jobs)
 
     def _score_with_function(self, X, y, sample_weight, score_function):
@@ -526,5 +536,5 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags

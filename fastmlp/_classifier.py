@@ -192,6 +192,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             self,
             X,
             y,
+            accept_sparse=["csr", "csc"],
             multi_output=True,
             dtype=(np.float64, np.float32),
             reset=reset,
@@ -207,7 +208,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes in"
                     " the data, but the data contains only one class:"
-                    f" {self.classes_[0]!r}."
+                    f" {self.classes_[0]}."
                 )
         else:
             classes = unique_labels(y)

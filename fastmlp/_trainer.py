@@ -7,6 +7,7 @@ L-BFGS can optimise the buffer itself.
 """
 
 import numpy as np
+import scipy.sparse
 
 from ._config import (
     ACTIVATION_CODES,
@@ -33,6 +34,43 @@ from ._kernels.optimizers import (
 )
 from ._kernels.predict import predict_rows
 from ._threads import kernel_threads
+
+
+def kernel_input(X, dtype, with_rows=False):
+    """Split ``X`` into the kernels' dense and sparse arguments.
+
+    Dense ``X`` is passed as is (C-contiguous, in ``dtype``) with an empty
+    sparse tuple; a scipy sparse matrix becomes CSR arrays (indices in int32
+    when they fit, so one compiled specialisation serves) with a
+    ``(0, n_features)`` dense placeholder. Nothing is densified.
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+    dtype : numpy dtype
+    with_rows : bool
+        Include ``arange(n_samples)`` as the sparse row ids (full-data calls).
+
+    Returns
+    -------
+    dense : ndarray
+    sparse : tuple (is_sparse, data, indices, indptr, rows)
+    """
+    if not scipy.sparse.issparse(X):
+        empty_index = np.empty(0, dtype=np.int32)
+        return X, (False, np.empty(0, dtype=dtype), empty_index, empty_index,
+                   np.empty(0, dtype=np.int64))
+    csr = X.tocsr()
+    index_dtype = np.int32 if csr.nnz < np.iinfo(np.int32).max else np.int64
+    rows = np.arange(csr.shape[0], dtype=np.int64) if with_rows else np.empty(0, np.int64)
+    sparse = (
+        True,
+        np.ascontiguousarray(csr.data, dtype=dtype),
+        np.ascontiguousarray(csr.indices, dtype=index_dtype),
+        np.ascontiguousarray(csr.indptr, dtype=index_dtype),
+        rows,
+    )
+    return np.empty((0, csr.shape[1]), dtype=dtype), sparse
 
 
 class Trainer:
@@ -147,15 +185,21 @@ class Trainer:
         n_param_chunks = int(min(n_threads, max(1, self.n_params // MIN_PARAMS_PER_CHUNK)))
         return n_row_blocks, n_param_chunks
 
-    def _epoch_workspace_for(self, capacity, n_features, n_outputs, n_threads):
+    def _epoch_workspace_for(self, capacity, n_features, n_outputs, n_threads,
+                             gathers_x=True):
         n_blocks, n_chunks = self.parallel_split(capacity, n_threads)
-        key = (capacity, n_features, n_outputs, n_blocks, n_chunks)
+        if not gathers_x:
+            # Sparse input: the products are cheap and each row block must
+            # clear a dense input-layer gradient, so one block does best.
+            n_blocks = 1
+        key = (capacity, n_features, n_outputs, n_blocks, n_chunks, gathers_x)
         if self._epoch_workspace is None or self._epoch_workspace[0] != key:
             dt = self.dtype
             layer_rows = self.unit_offsets[-1] * capacity
             self._epoch_workspace = (key, dict(
                 raw_grads=np.empty((n_blocks, self.n_params), dtype=dt),
-                x_batch=np.empty((capacity, n_features), dtype=dt),
+                # Sparse rows are read in place: no dense gather buffer.
+                x_batch=np.empty((capacity if gathers_x else 0, n_features), dtype=dt),
                 y_batch=np.empty((capacity, n_outputs), dtype=dt),
                 weight_batch=np.empty(capacity, dtype=dt),
                 activations=np.empty(layer_rows, dtype=dt),
@@ -188,7 +232,8 @@ class Trainer:
 
         Parameters
         ----------
-        X : ndarray of shape (n_samples, n_features), C-contiguous, dtype of the trainer
+        X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+            Dense ``X`` C-contiguous in the trainer's dtype.
         Y : ndarray of shape (n_samples, n_outputs), C-contiguous, same dtype
         sample_weight : ndarray of shape (n_samples,) or None
         sample_order : ndarray of int64, shape (n_samples,)
@@ -206,14 +251,16 @@ class Trainer:
             Sum over batches of batch loss times batch length.
         """
         is_adam = optimizer.solver_code == ADAM
+        X, x_sparse = kernel_input(X, self.dtype)
         with kernel_threads(n_jobs) as n_threads:
-            ws = self._epoch_workspace_for(batch_size, X.shape[1], Y.shape[1], n_threads)
+            ws = self._epoch_workspace_for(batch_size, X.shape[1], Y.shape[1], n_threads,
+                                           gathers_x=not x_sparse[0])
             has_weight = sample_weight is not None
             if not has_weight:
                 sample_weight = ws["weight_batch"]
             adam_step = optimizer.step if is_adam else np.zeros(1, dtype=np.int64)
             summed_loss, step_size = train_epoch(
-                X, Y, sample_weight, has_weight, sample_order, batch_size,
+                X, x_sparse, Y, sample_weight, has_weight, sample_order, batch_size,
                 self.params, ws["raw_grads"],
                 self.layer_units, self.coef_offsets, self.intercept_offsets,
                 self.unit_offsets, self.hidden_code, self.output_code, self.loss_code,
@@ -259,8 +306,10 @@ class Trainer:
         has_weight = sample_weight is not None
         if not has_weight:
             sample_weight = np.ones(1, dtype=self.dtype)
+        n_samples = X.shape[0]
+        X, x_sparse = kernel_input(X, self.dtype, with_rows=True)
         with kernel_threads(n_jobs) as n_threads:
-            block_rows = max(1, min(FULL_BATCH_BLOCK_ROWS, -(-X.shape[0] // n_threads)))
+            block_rows = max(1, min(FULL_BATCH_BLOCK_ROWS, -(-n_samples // n_threads)))
             key = (n_threads, block_rows)
             ws = getattr(self, "_full_workspace", None)
             if ws is None or ws[0] != key:
@@ -278,7 +327,7 @@ class Trainer:
                 self._full_workspace = ws
             ws = ws[1]
             loss = loss_and_gradient(
-                X, Y, sample_weight, has_weight, self.params, grad, ws["raw_grads"],
+                X, x_sparse, Y, sample_weight, has_weight, self.params, grad, ws["raw_grads"],
                 ws["scratch_grads"], self.layer_units, self.coef_offsets,
                 self.intercept_offsets, self.unit_offsets, self.hidden_code,
                 self.output_code, self.loss_code, float(alpha),
@@ -292,7 +341,8 @@ class Trainer:
 
         Parameters
         ----------
-        X : ndarray of shape (n_samples, n_features), C-contiguous, trainer dtype
+        X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+            Dense ``X`` C-contiguous in the trainer's dtype.
         n_jobs : int or None
             Thread policy of the call (see :func:`fastmlp._threads.kernel_threads`).
 
@@ -300,11 +350,13 @@ class Trainer:
         -------
         y_pred : ndarray of shape (n_samples, n_outputs)
         """
-        out = np.empty((X.shape[0], self.layer_units[-1]), dtype=self.dtype)
+        n_samples = X.shape[0]
+        out = np.empty((n_samples, self.layer_units[-1]), dtype=self.dtype)
+        X, x_sparse = kernel_input(X, self.dtype, with_rows=True)
         with kernel_threads(n_jobs) as n_threads:
-            chunk_rows = max(1, min(PREDICT_CHUNK_ROWS, -(-X.shape[0] // n_threads)))
+            chunk_rows = max(1, min(PREDICT_CHUNK_ROWS, -(-n_samples // n_threads)))
             predict_rows(
-                X, self.params, self.layer_units, self.coef_offsets,
+                X, x_sparse, self.params, self.layer_units, self.coef_offsets,
                 self.intercept_offsets, self.unit_offsets, self.hidden_code,
                 self.output_code, chunk_rows, n_threads, out,
             )

@@ -46,7 +46,62 @@ def layer_rows(workspace, layer_units, unit_offsets, capacity, layer, ws_row, n_
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def forward_rows(x_block, ws_row, params, layer_units, coef_offsets,
+def block_row_count(x_block, x_sparse):
+    """Rows in a block given densely (``x_block``) or as sparse row ids."""
+    return x_sparse[4].shape[0] if x_sparse[0] else x_block.shape[0]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sparse_rows_times_dense(x_sparse, coefs, out):
+    """``out = X[rows] @ coefs`` for CSR ``X``, without densifying ``X[rows]``.
+
+    Parameters
+    ----------
+    x_sparse : tuple (is_sparse, data, indices, indptr, rows)
+        CSR arrays of ``X`` and the ids of the block's rows.
+    coefs : ndarray of shape (n_features, fan_out)
+    out : ndarray of shape (len(rows), fan_out)
+    """
+    _, data, indices, indptr, rows = x_sparse
+    fan_out = coefs.shape[1]
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        for j in range(fan_out):
+            out[i, j] = 0.0
+        for k in range(indptr[row], indptr[row + 1]):
+            value = data[k]
+            col = indices[k]
+            for j in range(fan_out):
+                out[i, j] += value * coefs[col, j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sparse_rows_transpose_times_dense(x_sparse, delta, out):
+    """``out = X[rows].T @ delta`` for CSR ``X``, without densifying ``X[rows]``.
+
+    Parameters
+    ----------
+    x_sparse : tuple (is_sparse, data, indices, indptr, rows)
+    delta : ndarray of shape (len(rows), fan_out)
+    out : ndarray of shape (n_features, fan_out)
+        Overwritten.
+    """
+    _, data, indices, indptr, rows = x_sparse
+    fan_out = delta.shape[1]
+    for col in range(out.shape[0]):
+        for j in range(fan_out):
+            out[col, j] = 0.0
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        for k in range(indptr[row], indptr[row + 1]):
+            value = data[k]
+            col = indices[k]
+            for j in range(fan_out):
+                out[col, j] += value * delta[i, j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def forward_rows(x_block, x_sparse, ws_row, params, layer_units, coef_offsets,
                  intercept_offsets, unit_offsets, hidden_code, output_code,
                  activations, preacts, capacity):
     """Forward pass of a block of rows; fills their activations.
@@ -54,7 +109,11 @@ def forward_rows(x_block, ws_row, params, layer_units, coef_offsets,
     Parameters
     ----------
     x_block : ndarray of shape (n_rows, n_features), C-contiguous
-        Input rows.
+        Input rows (dense input; ignored for sparse input).
+    x_sparse : tuple (is_sparse, data, indices, indptr, rows)
+        For sparse input (``is_sparse`` true): CSR arrays of ``X`` and the ids
+        of this block's rows; the input layer then multiplies sparse rows
+        directly.
     ws_row : int
         First workspace row of this block.
     params : ndarray of shape (n_params,)
@@ -77,14 +136,17 @@ def forward_rows(x_block, ws_row, params, layer_units, coef_offsets,
         View of these rows' output activations.
     """
     n_weight_layers = layer_units.shape[0] - 1
-    n_rows = x_block.shape[0]
+    n_rows = block_row_count(x_block, x_sparse)
     a_in = x_block
     for layer in range(n_weight_layers):
         coefs = layer_coefs(params, layer_units, coef_offsets, layer)
         intercepts = layer_intercepts(params, layer_units, intercept_offsets, layer)
         a_out = layer_rows(activations, layer_units, unit_offsets, capacity, layer + 1,
                            ws_row, n_rows)
-        np.dot(a_in, coefs, a_out)
+        if layer == 0 and x_sparse[0]:
+            sparse_rows_times_dense(x_sparse, coefs, a_out)
+        else:
+            np.dot(a_in, coefs, a_out)
         code = output_code if layer == n_weight_layers - 1 else hidden_code
         z_out = a_out
         if needs_preactivation(code):
@@ -96,7 +158,8 @@ def forward_rows(x_block, ws_row, params, layer_units, coef_offsets,
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def raw_gradient_rows(x_block, y_block, weight_block, has_weight, ws_row, params, raw_grad, layer_units, coef_offsets, intercept_offsets,
+def raw_gradient_rows(x_block, x_sparse, y_block, weight_block, has_weight, ws_row,
+                      params, raw_grad, layer_units, coef_offsets, intercept_offsets,
                       unit_offsets, hidden_code, output_code, loss_code, eps,
                       activations, preacts, deltas, capacity):
     """Forward and backward pass of a block of rows.
@@ -110,7 +173,10 @@ def raw_gradient_rows(x_block, y_block, weight_block, has_weight, ws_row, params
     Parameters
     ----------
     x_block, y_block : ndarray, C-contiguous
-        Inputs ``(n_rows, n_features)`` and targets ``(n_rows, n_outputs)``.
+        Inputs ``(n_rows, n_features)`` (dense input) and targets
+        ``(n_rows, n_outputs)``.
+    x_sparse : tuple (is_sparse, data, indices, indptr, rows)
+        Sparse input, as in ``forward_rows``.
     weight_block : ndarray of shape (n_rows,)
         Row weights, read only when ``has_weight``.
     has_weight : bool
@@ -135,8 +201,8 @@ def raw_gradient_rows(x_block, y_block, weight_block, has_weight, ws_row, params
         Sum of the rows' weights (their count without weights).
     """
     n_weight_layers = layer_units.shape[0] - 1
-    n_rows = x_block.shape[0]
-    y_pred = forward_rows(x_block, ws_row, params, layer_units, coef_offsets,
+    n_rows = block_row_count(x_block, x_sparse)
+    y_pred = forward_rows(x_block, x_sparse, ws_row, params, layer_units, coef_offsets,
                           intercept_offsets, unit_offsets, hidden_code, output_code,
                           activations, preacts, capacity)
     loss_sum, weight_sum = weighted_data_loss(loss_code, y_pred, y_block, weight_block,
@@ -153,7 +219,10 @@ def raw_gradient_rows(x_block, y_block, weight_block, has_weight, ws_row, params
             a_in = layer_rows(activations, layer_units, unit_offsets, capacity, layer,
                               ws_row, n_rows)
         coef_grad = layer_coefs(raw_grad, layer_units, coef_offsets, layer)
-        np.dot(a_in.T, delta, coef_grad)
+        if layer == 0 and x_sparse[0]:
+            sparse_rows_transpose_times_dense(x_sparse, delta, coef_grad)
+        else:
+            np.dot(a_in.T, delta, coef_grad)
 
         intercept_grad = layer_intercepts(raw_grad, layer_units, intercept_offsets, layer)
         fan_out = intercept_grad.shape[0]

@@ -40,7 +40,8 @@ def gather_values(source, row_index, target):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def gradient_of_block(X, Y, sample_weight, has_weight, batch_order, n_blocks, block,
+def gradient_of_block(X, x_sparse, Y, sample_weight, has_weight, batch_order, n_blocks,
+                      block,
                       params, raw_grads, layer_units, coef_offsets, intercept_offsets,
                       unit_offsets, hidden_code, output_code, loss_code, eps, x_batch,
                       y_batch, weight_batch, activations, preacts, deltas, block_losses,
@@ -55,18 +56,22 @@ def gradient_of_block(X, Y, sample_weight, has_weight, batch_order, n_blocks, bl
     x_block = x_batch[lo:hi]
     y_block = y_batch[lo:hi]
     w_block = weight_batch[lo:hi]
-    gather_rows(X, rows, x_block)
+    is_sparse, data, indices, indptr, _ = x_sparse
+    if not is_sparse:
+        gather_rows(X, rows, x_block)
     gather_rows(Y, rows, y_block)
     if has_weight:
         gather_values(sample_weight, rows, w_block)
     block_losses[block], block_weights[block] = raw_gradient_rows(
-        x_block, y_block, w_block, has_weight, lo, params, raw_grads[block],
+        x_block, (is_sparse, data, indices, indptr, rows), y_block, w_block,
+        has_weight, lo, params, raw_grads[block],
         layer_units, coef_offsets, intercept_offsets, unit_offsets, hidden_code,
-        output_code, loss_code, eps, activations, preacts, deltas, x_batch.shape[0])
+        output_code, loss_code, eps, activations, preacts, deltas, y_batch.shape[0])
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def train_epoch(X, Y, sample_weight, has_weight, sample_order, batch_size, params,
+def train_epoch(X, x_sparse, Y, sample_weight, has_weight, sample_order, batch_size,
+                params,
                 raw_grads, layer_units, coef_offsets, intercept_offsets, unit_offsets,
                 hidden_code, output_code, loss_code, solver_is_adam, nesterov,
                 learning_rate, beta_1, beta_2, eps, hyper, optimizer_state, adam_step,
@@ -81,6 +86,9 @@ def train_epoch(X, Y, sample_weight, has_weight, sample_order, batch_size, param
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
+        Dense input (a ``(0, n_features)`` placeholder for sparse input).
+    x_sparse : tuple (is_sparse, data, indices, indptr, rows)
+        Sparse input: CSR arrays of ``X`` (``rows`` unused); see ``backprop``.
     Y : ndarray of shape (n_samples, n_outputs), dtype of the parameters
     sample_weight : ndarray of shape (n_samples,)
         Read only when ``has_weight``.
@@ -138,7 +146,7 @@ def train_epoch(X, Y, sample_weight, has_weight, sample_order, batch_size, param
         batch_order = sample_order[start:start + n_rows]
         if n_blocks == 1:
             # A parallel region costs more than it saves on small batches.
-            gradient_of_block(X, Y, sample_weight, has_weight, batch_order, 1, 0,
+            gradient_of_block(X, x_sparse, Y, sample_weight, has_weight, batch_order, 1, 0,
                               params, raw_grads, layer_units, coef_offsets,
                               intercept_offsets, unit_offsets, hidden_code,
                               output_code, loss_code, eps, x_batch, y_batch,
@@ -146,8 +154,8 @@ def train_epoch(X, Y, sample_weight, has_weight, sample_order, batch_size, param
                               block_losses, block_weights)
         else:
             for block in prange(n_blocks):
-                gradient_of_block(X, Y, sample_weight, has_weight, batch_order,
-                                  n_blocks, block, params, raw_grads, layer_units,
+                gradient_of_block(X, x_sparse, Y, sample_weight, has_weight,
+                                  batch_order, n_blocks, block, params, raw_grads, layer_units,
                                   coef_offsets, intercept_offsets, unit_offsets,
                                   hidden_code, output_code, loss_code, eps, x_batch,
                                   y_batch, weight_batch, activations, preacts,

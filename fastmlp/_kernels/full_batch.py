@@ -8,7 +8,7 @@ from .partition import block_bounds
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def loss_and_gradient(X, Y, sample_weight, has_weight, params, grad, raw_grads,
+def loss_and_gradient(X, x_sparse, Y, sample_weight, has_weight, params, grad, raw_grads,
                       scratch_grads, layer_units, coef_offsets, intercept_offsets,
                       unit_offsets, hidden_code, output_code, loss_code, alpha, eps,
                       activations, preacts, deltas, block_rows, block_losses,
@@ -23,6 +23,9 @@ def loss_and_gradient(X, Y, sample_weight, has_weight, params, grad, raw_grads,
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), C-contiguous
+        Dense input (a ``(0, n_features)`` placeholder for sparse input).
+    x_sparse : tuple (is_sparse, data, indices, indptr, rows)
+        Sparse input: CSR arrays of ``X`` and ``rows = arange(n_samples)``.
     Y : ndarray of shape (n_samples, n_outputs), C-contiguous
     sample_weight : ndarray of shape (n_samples,)
         Read only when ``has_weight``.
@@ -43,7 +46,8 @@ def loss_and_gradient(X, Y, sample_weight, has_weight, params, grad, raw_grads,
     -------
     loss : float
     """
-    n_samples = X.shape[0]
+    is_sparse, data, indices, indptr, all_rows = x_sparse
+    n_samples = Y.shape[0]
     n_params = params.shape[0]
     n_blocks = min(raw_grads.shape[0], n_samples)
     capacity = raw_grads.shape[0] * block_rows
@@ -56,8 +60,9 @@ def loss_and_gradient(X, Y, sample_weight, has_weight, params, grad, raw_grads,
             end = min(piece + block_rows, hi)
             target = raw_grads[block] if piece == lo else scratch_grads[block]
             w_piece = sample_weight[piece:end] if has_weight else sample_weight
+            x_piece = X[0:0] if is_sparse else X[piece:end]
             piece_loss, piece_weight = raw_gradient_rows(
-                X[piece:end], Y[piece:end], w_piece, has_weight, ws_row, params, target,
+                x_piece, (is_sparse, data, indices, indptr, all_rows[piece:end]), Y[piece:end], w_piece, has_weight, ws_row, params, target,
                 layer_units, coef_offsets, intercept_offsets, unit_offsets,
                 hidden_code, output_code, loss_code, eps, activations, preacts, deltas,
                 capacity)

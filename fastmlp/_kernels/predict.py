@@ -8,7 +8,7 @@ from .backprop import forward_rows
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def predict_rows(X, params, layer_units, coef_offsets, intercept_offsets,
+def predict_rows(X, x_sparse, params, layer_units, coef_offsets, intercept_offsets,
                  unit_offsets, hidden_code, output_code, chunk_rows, n_threads, out):
     """Output-layer activations of every row of ``X``, written to ``out``.
 
@@ -19,6 +19,9 @@ def predict_rows(X, params, layer_units, coef_offsets, intercept_offsets,
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), C-contiguous
+        Dense input (a ``(0, n_features)`` placeholder for sparse input).
+    x_sparse : tuple (is_sparse, data, indices, indptr, rows)
+        Sparse input: CSR arrays of ``X`` and ``rows = arange(n_samples)``.
     params : ndarray of shape (n_params,)
     layer_units, coef_offsets, intercept_offsets, unit_offsets : ndarray of int64
         Network layout (see ``backprop``).
@@ -28,7 +31,8 @@ def predict_rows(X, params, layer_units, coef_offsets, intercept_offsets,
     out : ndarray of shape (n_samples, n_outputs)
         Receives the predictions.
     """
-    n_samples = X.shape[0]
+    is_sparse, data, indices, indptr, all_rows = x_sparse
+    n_samples = out.shape[0]
     if n_samples == 0:
         return
     n_chunks = (n_samples + chunk_rows - 1) // chunk_rows
@@ -41,7 +45,9 @@ def predict_rows(X, params, layer_units, coef_offsets, intercept_offsets,
         for chunk in range(worker, n_chunks, n_workers):
             lo = chunk * chunk_rows
             hi = min(lo + chunk_rows, n_samples)
-            block = forward_rows(X[lo:hi], worker * chunk_rows, params, layer_units,
+            x_block = X[0:0] if is_sparse else X[lo:hi]
+            block = forward_rows(x_block, (is_sparse, data, indices, indptr, all_rows[lo:hi]),
+                                 worker * chunk_rows, params, layer_units,
                                  coef_offsets, intercept_offsets, unit_offsets,
                                  hidden_code, output_code, activations, preacts,
                                  capacity)
