@@ -1,0 +1,218 @@
+"""Bad input: scikit-learn's exception types and messages, and the estimator
+left exactly as it was before the failing call (fitted or unfitted)."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.validation import check_is_fitted
+
+from fastmlp import MLPClassifier, MLPRegressor
+
+
+def fitted_state(estimator):
+    """Every attribute that fitting sets, as bytes: equal bytes, equal model."""
+    params = estimator.get_params(deep=False)
+    # __getstate__ leaves out the trainer, whose workspaces are scratch;
+    # coefs_ and intercepts_ carry its parameters.
+    state = {k: v for k, v in estimator.__getstate__().items() if k not in params}
+    return pickle.dumps(state)
+
+
+def _classifier():
+    return MLPClassifier((6,), max_iter=3, random_state=0)
+
+
+def _regressor():
+    return MLPRegressor(hidden_layer_sizes=(6,), max_iter=3, random_state=0)
+
+
+ESTIMATORS = {
+    "classifier-adam": (_classifier, {}),
+    "classifier-lbfgs": (_classifier, {"solver": "lbfgs"}),
+    "regressor-adam": (_regressor, {}),
+    "regressor-sgd": (_regressor, {"solver": "sgd"}),
+}
+
+
+def with_nan(X):
+    X = X.copy()
+    X[3, 2] = np.nan
+    return X
+
+
+def with_inf(X):
+    X = X.copy()
+    X[5, 1] = np.inf
+    return X
+
+
+def y_with_nan(y):
+    y = y.astype(float)
+    y[0] = np.nan
+    return y
+
+
+# name -> (method, function of (X, y) giving the call's arguments, error, match)
+BAD_CALLS = {
+    "nan-X": ("fit", lambda X, y: (with_nan(X), y), ValueError, "Input X contains NaN"),
+    "inf-X": ("fit", lambda X, y: (with_inf(X), y), ValueError, "Input X contains infinity"),
+    "nan-y": ("fit", lambda X, y: (X, y_with_nan(y)), ValueError, "Input y contains NaN"),
+    "y-wrong-length": (
+        "fit", lambda X, y: (X, y[:-1]), ValueError, "inconsistent numbers of samples"
+    ),
+    "empty-X": ("fit", lambda X, y: (X[:0], y[:0]), ValueError, r"0 sample\(s\)"),
+    "no-features": ("fit", lambda X, y: (X[:, :0], y), ValueError, r"0 feature\(s\)"),
+    "3d-X": ("fit", lambda X, y: (X[:, :, None], y), ValueError, "dim 3"),
+    "non-numeric-X": (
+        "fit",
+        lambda X, y: (np.full(X.shape, "a", dtype=object), y),
+        ValueError,
+        "could not convert",
+    ),
+    "negative-sample-weight": (
+        "fit",
+        lambda X, y: (X, y, -np.ones(len(y))),
+        ValueError,
+        "Negative values in data passed to `sample_weight`",
+    ),
+    "sample-weight-wrong-length": (
+        "fit", lambda X, y: (X, y, np.ones(len(y) - 1)), ValueError, "sample_weight"
+    ),
+    "nan-X-predict": ("predict", lambda X, y: (with_nan(X),), ValueError, "contains NaN"),
+    "wrong-n-features-predict": (
+        "predict", lambda X, y: (X[:, :5],), ValueError, "X has 5 features, but"
+    ),
+}
+
+
+def _call(estimator, method, args):
+    return getattr(estimator, method)(*args)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("estimator_kind", list(ESTIMATORS))
+@pytest.mark.parametrize("case", list(BAD_CALLS))
+def test_bad_input_leaves_fitted_model_unchanged(estimator_kind, case, multiclass_data):
+    make, params = ESTIMATORS[estimator_kind]
+    X, y = multiclass_data
+    estimator = make().set_params(**params).fit(X, y)
+    before = fitted_state(estimator)
+    prediction = estimator.predict(X)
+    method, arguments, error, match = BAD_CALLS[case]
+
+    with pytest.raises(error, match=match):
+        _call(estimator, method, arguments(X, y))
+
+    assert fitted_state(estimator) == before
+    assert estimator._trainer_in_sync()
+    np.testing.assert_array_equal(estimator.predict(X), prediction)
+
+
+@pytest.mark.parametrize("estimator_kind", ["classifier-adam", "regressor-adam"])
+@pytest.mark.parametrize("case", [c for c, v in BAD_CALLS.items() if v[0] == "fit"])
+def test_bad_input_leaves_unfitted_model_unfitted(estimator_kind, case, multiclass_data):
+    make, params = ESTIMATORS[estimator_kind]
+    X, y = multiclass_data
+    estimator = make().set_params(**params)
+    _, arguments, error, match = BAD_CALLS[case]
+    with pytest.raises(error, match=match):
+        estimator.fit(*arguments(X, y))
+    assert vars(estimator).keys() == vars(make().set_params(**params)).keys()
+    with pytest.raises(NotFittedError):
+        check_is_fitted(estimator)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_refit_with_other_n_features_fails_cleanly(warm_start, multiclass_data):
+    # A cold refit resets n_features_in_ before validating X: the failure
+    # must not leave the new feature count on the old model.
+    X, y = multiclass_data
+    clf = _classifier().set_params(warm_start=warm_start).fit(X, y)
+    before = fitted_state(clf)
+    with pytest.raises(ValueError, match="NaN|features"):
+        clf.fit(with_nan(X[:, :5]), y)
+    assert fitted_state(clf) == before
+    assert clf.n_features_in_ == X.shape[1]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_single_class(multiclass_data):
+    X, y = multiclass_data
+    clf = _classifier().fit(X, y)
+    before = fitted_state(clf)
+    with pytest.raises(ValueError, match="at least 2 classes.*only one class: 1"):
+        clf.fit(X, np.ones_like(y))
+    assert fitted_state(clf) == before
+    with pytest.raises(ValueError, match="only one class: ant"):
+        _classifier().fit(X, np.full(len(y), "ant"))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_warm_start_with_other_classes(multiclass_data):
+    X, y = multiclass_data
+    clf = _classifier().set_params(warm_start=True).fit(X, y)
+    before = fitted_state(clf)
+    with pytest.raises(ValueError, match="warm_start can only be used"):
+        clf.fit(X, np.where(y == 2, 7, y))
+    assert fitted_state(clf) == before
+
+
+def test_partial_fit_unseen_labels(multiclass_data):
+    X, y = multiclass_data
+    clf = _classifier()
+    clf.partial_fit(X[:60], y[:60], classes=[0, 1, 2])
+    before = fitted_state(clf)
+    with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
+        clf.partial_fit(X[60:], np.where(y[60:] == 2, 5, y[60:]))
+    assert fitted_state(clf) == before
+
+
+def test_partial_fit_first_call_failure_leaves_unfitted(multiclass_data):
+    X, y = multiclass_data
+    clf = _classifier()
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        clf.partial_fit(X, y)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        clf.partial_fit(with_nan(X), y, classes=[0, 1, 2])
+    assert not hasattr(clf, "classes_")
+    assert vars(clf).keys() == vars(_classifier()).keys()
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_partial_fit_bad_input_keeps_optimizer_state(Estimator, multiclass_data):
+    X, y = multiclass_data
+    est = Estimator(hidden_layer_sizes=(6,), random_state=0)
+    extra = {"classes": [0, 1, 2]} if Estimator is MLPClassifier else {}
+    est.partial_fit(X, y, **extra)
+    est.partial_fit(X, y)
+    before = fitted_state(est)
+    with pytest.raises(ValueError, match="X has 5 features"):
+        est.partial_fit(X[:, :5], y)
+    with pytest.raises(ValueError, match="Negative values"):
+        est.partial_fit(X, y, sample_weight=-np.ones(len(y)))
+    assert fitted_state(est) == before
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"solver": "newton"}, InvalidParameterError, "'solver' parameter"),
+        ({"learning_rate_init": 0.0}, InvalidParameterError, "'learning_rate_init'"),
+        ({"max_iter": 0}, InvalidParameterError, "'max_iter'"),
+        ({"activation": "sigmoid"}, InvalidParameterError, "'activation'"),
+        ({"n_jobs": 0}, InvalidParameterError, "'n_jobs'"),
+        ({"hidden_layer_sizes": [3, 0]}, ValueError, "hidden_layer_sizes must be > 0"),
+    ],
+)
+def test_invalid_parameters(params, error, match, multiclass_data):
+    X, y = multiclass_data
+    clf = _classifier().fit(X, y)
+    before = fitted_state(clf)
+    with pytest.raises(error, match=match):
+        clf.set_params(**params).fit(X, y)
+    assert fitted_state(clf) == before
