@@ -24,7 +24,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._optimizers import AdamOptimizer, SGDOptimizer
-from ._trainer import Trainer
+from ._trainer import Trainer, array_signature
 
 _STOCHASTIC_SOLVERS = ["sgd", "adam"]
 # scikit-learn's four, then the ones fastmlp adds (formulas in
@@ -180,22 +180,16 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         self._trainer = trainer
         self.coefs_ = trainer.coefs()
         self.intercepts_ = trainer.intercepts()
+        self._view_signature = trainer.view_signature()
 
     def _trainer_in_sync(self):
         """Whether ``coefs_``/``intercepts_`` are still the trainer's views."""
-        trainer = getattr(self, "_trainer", None)
-        if trainer is None:
+        if getattr(self, "_trainer", None) is None:
             return False
-        views = trainer.coefs() + trainer.intercepts()
         arrays = list(self.coefs_) + list(self.intercepts_)
-        return len(views) == len(arrays) and all(
-            isinstance(a, np.ndarray)
-            and a.shape == v.shape
-            and a.dtype == v.dtype
-            and a.strides == v.strides
-            and a.__array_interface__["data"][0] == v.__array_interface__["data"][0]
-            for a, v in zip(arrays, views)
-        )
+        if not all(isinstance(a, np.ndarray) for a in arrays):
+            return False
+        return array_signature(arrays) == self._view_signature
 
     def _trainer_from_attributes(self):
         """A trainer holding the current ``coefs_``/``intercepts_`` values.
@@ -518,9 +512,27 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
 
     # ------------------------------------------------------------------ predicting
 
+    def _is_plain_valid_input(self, X):
+        """Cheap check that ``X`` is what ``validate_data`` would pass unchanged.
+
+        A float ndarray of the fitted width, no feature names on either side,
+        every value finite: then the full validation (tens of microseconds,
+        most of a one-row prediction) is skipped. Anything else goes through
+        ``validate_data``, which raises scikit-learn's errors and warnings.
+        """
+        return (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.dtype in (np.float32, np.float64)
+            and X.shape[0] > 0
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+            and bool(np.isfinite(X.sum()))
+        )
+
     def _forward_pass_fast(self, X, check_input=True):
         """Output-layer activations for ``X``, shape (n_samples, n_outputs)."""
-        if check_input:
+        if check_input and not self._is_plain_valid_input(X):
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                               dtype=(np.float64, np.float32))
         trainer = self._trainer_from_attributes()

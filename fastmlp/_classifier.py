@@ -251,7 +251,17 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         y_pred = self._forward_pass_fast(X, check_input=check_input)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
-        return self._label_binarizer.inverse_transform(y_pred)
+        return self._labels_from_outputs(y_pred)
+
+    def _labels_from_outputs(self, y_pred):
+        """``LabelBinarizer.inverse_transform``, without its overhead where simple."""
+        binarizer = self._label_binarizer
+        if binarizer.y_type_ == "multiclass":
+            return self.classes_.take(y_pred.argmax(axis=1), mode="clip")
+        if binarizer.y_type_ == "binary" and y_pred.ndim == 1 and len(self.classes_) == 2:
+            threshold = (binarizer.pos_label + binarizer.neg_label) / 2.0
+            return self.classes_[(y_pred > threshold).astype(int)]
+        return binarizer.inverse_transform(y_pred)
 
     def _score(self, X, y, sample_weight=None):
         return self._score_with_function(X, y, sample_weight, accuracy_score)

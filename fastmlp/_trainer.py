@@ -36,6 +36,14 @@ from ._kernels.predict import predict_rows
 from ._threads import kernel_threads
 
 
+def array_signature(arrays):
+    """Tuple identifying where and how each array of ``arrays`` lies in memory."""
+    return tuple(
+        (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str)
+        for a in arrays
+    )
+
+
 def kernel_input(X, dtype, with_rows=False):
     """Split ``X`` into the kernels' dense and sparse arguments.
 
@@ -134,6 +142,14 @@ class Trainer:
         """Number of coefficient matrices (``n_layers_ - 1``)."""
         return len(self.layer_units) - 1
 
+    def view_signature(self):
+        """Address, shape, strides and dtype of each coefs/intercepts view.
+
+        Lets the estimator check cheaply that its attribute lists still are
+        this buffer's views (see ``array_signature``).
+        """
+        return array_signature(self.coefs() + self.intercepts())
+
     def coefs(self):
         """List of coefficient matrices, as views into :attr:`params`."""
         return [
@@ -184,6 +200,29 @@ class Trainer:
         n_row_blocks = int(min(n_threads, max(1, batch_flops // MIN_FLOPS_PER_BLOCK)))
         n_param_chunks = int(min(n_threads, max(1, self.n_params // MIN_PARAMS_PER_CHUNK)))
         return n_row_blocks, n_param_chunks
+
+    def _is_small(self, n_samples):
+        """Whether a forward pass over ``n_samples`` rows is one worker's work."""
+        fan_in, fan_out = self.layer_units[:-1], self.layer_units[1:]
+        return (2.0 * n_samples * float(np.sum(fan_in * fan_out)) < MIN_FLOPS_PER_BLOCK
+                and n_samples <= PREDICT_CHUNK_ROWS)
+
+    def predict_split(self, n_samples, n_threads):
+        """Workers and rows per chunk for a forward pass over ``n_samples`` rows.
+
+        Each worker gets at least ``MIN_FLOPS_PER_BLOCK`` of work, and chunks
+        are sized so that workers get equal numbers of them.
+
+        Returns
+        -------
+        n_workers, chunk_rows : int
+        """
+        fan_in, fan_out = self.layer_units[:-1], self.layer_units[1:]
+        flops = 2.0 * n_samples * float(np.sum(fan_in * fan_out))
+        n_workers = int(min(n_threads, max(1, flops // MIN_FLOPS_PER_BLOCK)))
+        chunks_per_worker = max(1, -(-n_samples // (n_workers * PREDICT_CHUNK_ROWS)))
+        chunk_rows = max(1, -(-n_samples // (n_workers * chunks_per_worker)))
+        return n_workers, chunk_rows
 
     def _epoch_workspace_for(self, capacity, n_features, n_outputs, n_threads,
                              gathers_x=True):
@@ -353,11 +392,18 @@ class Trainer:
         n_samples = X.shape[0]
         out = np.empty((n_samples, self.layer_units[-1]), dtype=self.dtype)
         X, x_sparse = kernel_input(X, self.dtype, with_rows=True)
+        if self._is_small(n_samples):
+            # One worker's worth of rows (a single-row call, say): no thread
+            # set-up at all, and BLAS does not thread such small products.
+            predict_rows(X, x_sparse, self.params, self.layer_units, self.coef_offsets,
+                         self.intercept_offsets, self.unit_offsets, self.hidden_code,
+                         self.output_code, max(n_samples, 1), 1, out)
+            return out
         with kernel_threads(n_jobs) as n_threads:
-            chunk_rows = max(1, min(PREDICT_CHUNK_ROWS, -(-n_samples // n_threads)))
+            n_workers, chunk_rows = self.predict_split(n_samples, n_threads)
             predict_rows(
                 X, x_sparse, self.params, self.layer_units, self.coef_offsets,
                 self.intercept_offsets, self.unit_offsets, self.hidden_code,
-                self.output_code, chunk_rows, n_threads, out,
+                self.output_code, chunk_rows, n_workers, out,
             )
         return out

@@ -7,6 +7,25 @@ from .activations import needs_preactivation
 from .backprop import forward_rows
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def predict_worker_chunks(worker, n_workers, n_chunks, chunk_rows, X, x_sparse, params,
+                          layer_units, coef_offsets, intercept_offsets, unit_offsets,
+                          hidden_code, output_code, activations, preacts, out):
+    """Forward pass of chunks ``worker, worker + n_workers, ...`` into ``out``."""
+    is_sparse, data, indices, indptr, all_rows = x_sparse
+    n_samples = out.shape[0]
+    capacity = n_workers * chunk_rows
+    for chunk in range(worker, n_chunks, n_workers):
+        lo = chunk * chunk_rows
+        hi = min(lo + chunk_rows, n_samples)
+        x_block = X[0:0] if is_sparse else X[lo:hi]
+        block = forward_rows(x_block, (is_sparse, data, indices, indptr, all_rows[lo:hi]),
+                             worker * chunk_rows, params, layer_units, coef_offsets,
+                             intercept_offsets, unit_offsets, hidden_code, output_code,
+                             activations, preacts, capacity)
+        out[lo:hi] = block
+
+
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def predict_rows(X, x_sparse, params, layer_units, coef_offsets, intercept_offsets,
                  unit_offsets, hidden_code, output_code, chunk_rows, n_threads, out):
@@ -31,7 +50,6 @@ def predict_rows(X, x_sparse, params, layer_units, coef_offsets, intercept_offse
     out : ndarray of shape (n_samples, n_outputs)
         Receives the predictions.
     """
-    is_sparse, data, indices, indptr, all_rows = x_sparse
     n_samples = out.shape[0]
     if n_samples == 0:
         return
@@ -41,14 +59,14 @@ def predict_rows(X, x_sparse, params, layer_units, coef_offsets, intercept_offse
     activations = np.empty(unit_offsets[-1] * capacity, dtype=params.dtype)
     preacts = np.empty(unit_offsets[-1] * capacity if needs_preactivation(hidden_code)
                        else 0, dtype=params.dtype)
-    for worker in prange(n_workers):
-        for chunk in range(worker, n_chunks, n_workers):
-            lo = chunk * chunk_rows
-            hi = min(lo + chunk_rows, n_samples)
-            x_block = X[0:0] if is_sparse else X[lo:hi]
-            block = forward_rows(x_block, (is_sparse, data, indices, indptr, all_rows[lo:hi]),
-                                 worker * chunk_rows, params, layer_units,
-                                 coef_offsets, intercept_offsets, unit_offsets,
-                                 hidden_code, output_code, activations, preacts,
-                                 capacity)
-            out[lo:hi] = block
+    if n_workers == 1:
+        # Small predictions (one row, say) must not pay for a parallel region.
+        predict_worker_chunks(0, 1, n_chunks, chunk_rows, X, x_sparse, params,
+                              layer_units, coef_offsets, intercept_offsets, unit_offsets,
+                              hidden_code, output_code, activations, preacts, out)
+    else:
+        for worker in prange(n_workers):
+            predict_worker_chunks(worker, n_workers, n_chunks, chunk_rows, X, x_sparse,
+                                  params, layer_units, coef_offsets, intercept_offsets,
+                                  unit_offsets, hidden_code, output_code, activations,
+                                  preacts, out)
