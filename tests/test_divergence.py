@@ -134,6 +134,7 @@ def test_interrupt_during_bookkeeping_drops_the_epoch(multiclass_data):
     np.testing.assert_array_equal(clf.coefs_[0], reference.coefs_[0])
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_interrupt_before_any_complete_epoch(monkeypatch, multiclass_data):
     X, y = multiclass_data
     fitted = MLPClassifier((8,), max_iter=300, random_state=0).fit(X, y)
