@@ -281,6 +281,12 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             y = y.reshape((-1, 1))
 
         n_features = X.shape[1]
+        if not first_pass and y.shape[1] != self.coefs_[-1].shape[1]:
+            # The kernels read as many target columns as the network has outputs.
+            raise ValueError(
+                f"y has {y.shape[1]} outputs, but {self.__class__.__name__} is "
+                f"fitted with {self.coefs_[-1].shape[1]} outputs."
+            )
         self.n_outputs_ = y.shape[1]
         layer_units = [n_features] + hidden_layer_sizes + [self.n_outputs_]
         self._random_state = check_random_state(self.random_state)
