@@ -16,6 +16,11 @@ float_dtype : numpy dtype
 numba_threads : int
     Parametrized over one thread and every Numba thread: the kernels' parallel
     loops run with that many threads during the test.
+regression_problem : (loss, X, y)
+    float64 ``X`` of shape (120, 8) with targets for each regression loss and
+    output count: real targets (1 and 3 outputs) for ``"squared_error"``,
+    counts (1 and 2 outputs, ``y >= 0``) for ``"poisson"``; 1-D ``y`` for one
+    output.
 """
 
 import functools
@@ -82,3 +87,32 @@ def numba_threads(request):
     numba.set_num_threads(n_threads)
     yield n_threads
     numba.set_num_threads(previous)
+
+
+@functools.lru_cache(maxsize=None)
+def _regression(loss, n_outputs, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-1.0, 1.0, (N_SAMPLES, N_FEATURES))
+    W = rng.uniform(-1.0, 1.0, (N_FEATURES, n_outputs))
+    z = np.tanh(X @ W) + 0.5 * X[:, :n_outputs] ** 2
+    if loss == "poisson":
+        # Counts with a log-linear mean between about 0.4 and 3.
+        y = rng.poisson(np.exp(0.3 + 0.8 * z)).astype(np.float64)
+    else:
+        y = 2.0 * z + 0.1 * rng.standard_normal(z.shape)
+    return X, (y.ravel() if n_outputs == 1 else y)
+
+
+REGRESSION_PROBLEMS = {
+    "squared_error-1output": ("squared_error", 1),
+    "squared_error-3outputs": ("squared_error", 3),
+    "poisson-1output": ("poisson", 1),
+    "poisson-2outputs": ("poisson", 2),
+}
+
+
+@pytest.fixture(params=list(REGRESSION_PROBLEMS))
+def regression_problem(request):
+    loss, n_outputs = REGRESSION_PROBLEMS[request.param]
+    X, y = _regression(loss, n_outputs)
+    return loss, X.copy(), y.copy()
