@@ -11,6 +11,11 @@ string_label_data : (X, y)
     The multiclass problem with labels ``"ant"``, ``"bee"``, ``"cat"``.
 classification_data : (X, y)
     Parametrized over the binary and multiclass problems.
+multilabel_data : (X, Y)
+    The multiclass problem's ``X`` with an integer indicator matrix ``Y`` of
+    shape (120, 3) (every label present and absent, some rows with none).
+any_classification_data : (X, y)
+    Parametrized over the binary, multiclass and multilabel problems.
 float_dtype : numpy dtype
     Parametrized over float32 and float64.
 numba_threads : int
@@ -72,6 +77,18 @@ def string_label_data():
 
 @pytest.fixture(params=["binary", "multiclass"])
 def classification_data(request):
+    return request.getfixturevalue(f"{request.param}_data")
+
+
+@pytest.fixture
+def multilabel_data():
+    X, y = _fresh(3)
+    Y = np.column_stack([y == 0, y != 1, X[:, 0] > 0]).astype(int)
+    return X, Y
+
+
+@pytest.fixture(params=["binary", "multiclass", "multilabel"])
+def any_classification_data(request):
     return request.getfixturevalue(f"{request.param}_data")
 
 

@@ -173,7 +173,8 @@ def test_fit_options_match(regression_problem, solver, params):
 @on_problem("squared_error-1output")
 @pytest.mark.parametrize("early_stopping", [False, True])
 @pytest.mark.parametrize("nesterovs_momentum", [False, True])
-def test_adaptive_schedule_drops_rate_like_sklearn(regression_problem, early_stopping, nesterovs_momentum):
+def test_adaptive_schedule_drops_rate_like_sklearn(regression_problem, early_stopping,
+                                                   nesterovs_momentum):
     _, X, y = regression_problem
     sk, fm = fit_both(X, y, solver="sgd", learning_rate="adaptive", learning_rate_init=0.05,
                       nesterovs_momentum=nesterovs_momentum, tol=0.05, n_iter_no_change=2,
@@ -282,7 +283,7 @@ def test_warm_start_with_early_stopping_matches(regression_problem):
 
 
 @on_problem("squared_error-1output")
-def test_warm_start_early_stopping_keeps_best_weights_without_improvement(regression_problem):
+def test_warm_start_early_stopping_keeps_best_weights(regression_problem):
     """A warm fit that never beats the best validation score returns the best weights.
 
     scikit-learn returns the last epoch's weights here instead: after an early
