@@ -27,8 +27,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     ----------
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of neurons in the ith hidden layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        Activation function of the hidden layers.
+    activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', 'elu', \
+            'swish', 'gelu', 'softplus'}, default='relu'
+        Activation function of the hidden layers: scikit-learn's four, plus
+        leaky_relu (slope 0.01), elu (alpha 1), swish (``z * sigmoid(z)``),
+        gelu (exact form, ``z * Phi(z)``) and softplus (``log(1 + exp(z))``).
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         Weight optimiser.
     alpha : float, default=0.0001

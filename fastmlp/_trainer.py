@@ -348,20 +348,22 @@ class Trainer:
         n_samples = X.shape[0]
         X, x_sparse = kernel_input(X, self.dtype, with_rows=True)
         with kernel_threads(n_jobs) as n_threads:
-            block_rows = max(1, min(FULL_BATCH_BLOCK_ROWS, -(-n_samples // n_threads)))
-            key = (n_threads, block_rows)
+            # Rows per block as in an epoch: small data runs as one block.
+            n_blocks = self.parallel_split(n_samples, n_threads)[0]
+            block_rows = max(1, min(FULL_BATCH_BLOCK_ROWS, -(-n_samples // n_blocks)))
+            key = (n_blocks, block_rows)
             ws = getattr(self, "_full_workspace", None)
             if ws is None or ws[0] != key:
-                size = self.unit_offsets[-1] * n_threads * block_rows
+                size = self.unit_offsets[-1] * n_blocks * block_rows
                 ws = (key, dict(
-                    raw_grads=np.empty((n_threads, self.n_params), dtype=self.dtype),
-                    scratch_grads=np.empty((n_threads, self.n_params), dtype=self.dtype),
+                    raw_grads=np.empty((n_blocks, self.n_params), dtype=self.dtype),
+                    scratch_grads=np.empty((n_blocks, self.n_params), dtype=self.dtype),
                     activations=np.empty(size, dtype=self.dtype),
                     preacts=np.empty(size if self.keeps_preactivations else 0,
                                      dtype=self.dtype),
                     deltas=np.empty(size, dtype=self.dtype),
-                    block_losses=np.empty(n_threads),
-                    block_weights=np.empty(n_threads),
+                    block_losses=np.empty(n_blocks),
+                    block_weights=np.empty(n_blocks),
                 ))
                 self._full_workspace = ws
             ws = ws[1]

@@ -7,6 +7,45 @@ from .optimizers import finalize_gradient, squared_coef_norm
 from .partition import block_bounds
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def gradient_of_rows_block(X, x_sparse, Y, sample_weight, has_weight, params, raw_grads,
+                           scratch_grads, layer_units, coef_offsets, intercept_offsets,
+                           unit_offsets, hidden_code, output_code, loss_code, eps,
+                           activations, preacts, deltas, block_rows, block_losses,
+                           block_weights, n_blocks, block):
+    """Partial gradient, loss and weight sums of row block ``block`` of ``n_blocks``.
+
+    The block is walked in pieces of ``block_rows`` rows in its own workspace
+    rows; results go to ``raw_grads[block]``, ``block_losses[block]`` and
+    ``block_weights[block]``.
+    """
+    is_sparse, data, indices, indptr, all_rows = x_sparse
+    n_samples = Y.shape[0]
+    n_params = params.shape[0]
+    capacity = raw_grads.shape[0] * block_rows
+    lo, hi = block_bounds(n_samples, n_blocks, block)
+    ws_row = block * block_rows
+    loss_sum = 0.0
+    weight_sum = 0.0
+    for piece in range(lo, hi, block_rows):
+        end = min(piece + block_rows, hi)
+        target = raw_grads[block] if piece == lo else scratch_grads[block]
+        w_piece = sample_weight[piece:end] if has_weight else sample_weight
+        x_piece = X[0:0] if is_sparse else X[piece:end]
+        piece_loss, piece_weight = raw_gradient_rows(
+            x_piece, (is_sparse, data, indices, indptr, all_rows[piece:end]), Y[piece:end],
+            w_piece, has_weight, ws_row, params, target, layer_units, coef_offsets,
+            intercept_offsets, unit_offsets, hidden_code, output_code, loss_code, eps,
+            activations, preacts, deltas, capacity)
+        loss_sum += piece_loss
+        weight_sum += piece_weight
+        if piece != lo:
+            for p in range(n_params):
+                raw_grads[block, p] += scratch_grads[block, p]
+    block_losses[block] = loss_sum
+    block_weights[block] = weight_sum
+
+
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def loss_and_gradient(X, x_sparse, Y, sample_weight, has_weight, params, grad, raw_grads,
                       scratch_grads, layer_units, coef_offsets, intercept_offsets,
@@ -46,33 +85,22 @@ def loss_and_gradient(X, x_sparse, Y, sample_weight, has_weight, params, grad, r
     -------
     loss : float
     """
-    is_sparse, data, indices, indptr, all_rows = x_sparse
-    n_samples = Y.shape[0]
-    n_params = params.shape[0]
-    n_blocks = min(raw_grads.shape[0], n_samples)
-    capacity = raw_grads.shape[0] * block_rows
-    for block in prange(n_blocks):
-        lo, hi = block_bounds(n_samples, n_blocks, block)
-        ws_row = block * block_rows
-        loss_sum = 0.0
-        weight_sum = 0.0
-        for piece in range(lo, hi, block_rows):
-            end = min(piece + block_rows, hi)
-            target = raw_grads[block] if piece == lo else scratch_grads[block]
-            w_piece = sample_weight[piece:end] if has_weight else sample_weight
-            x_piece = X[0:0] if is_sparse else X[piece:end]
-            piece_loss, piece_weight = raw_gradient_rows(
-                x_piece, (is_sparse, data, indices, indptr, all_rows[piece:end]), Y[piece:end], w_piece, has_weight, ws_row, params, target,
-                layer_units, coef_offsets, intercept_offsets, unit_offsets,
-                hidden_code, output_code, loss_code, eps, activations, preacts, deltas,
-                capacity)
-            loss_sum += piece_loss
-            weight_sum += piece_weight
-            if piece != lo:
-                for p in range(n_params):
-                    raw_grads[block, p] += scratch_grads[block, p]
-        block_losses[block] = loss_sum
-        block_weights[block] = weight_sum
+    n_blocks = min(raw_grads.shape[0], Y.shape[0])
+    if n_blocks == 1:
+        # Small data: a parallel region costs more than it saves.
+        gradient_of_rows_block(X, x_sparse, Y, sample_weight, has_weight, params,
+                               raw_grads, scratch_grads, layer_units, coef_offsets,
+                               intercept_offsets, unit_offsets, hidden_code, output_code,
+                               loss_code, eps, activations, preacts, deltas, block_rows,
+                               block_losses, block_weights, 1, 0)
+    else:
+        for block in prange(n_blocks):
+            gradient_of_rows_block(X, x_sparse, Y, sample_weight, has_weight, params,
+                                   raw_grads, scratch_grads, layer_units, coef_offsets,
+                                   intercept_offsets, unit_offsets, hidden_code,
+                                   output_code, loss_code, eps, activations, preacts,
+                                   deltas, block_rows, block_losses, block_weights,
+                                   n_blocks, block)
 
     loss_sum = 0.0
     weight_sum = 0.0

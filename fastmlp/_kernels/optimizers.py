@@ -207,6 +207,19 @@ def update_parameters(params, raw_grads, n_blocks, n_coefs, solver_is_adam, nest
     return total
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def finalize_gradient_chunk(raw_grads, n_blocks, n_coefs, params, alpha, weight_sum, grad,
+                            n_chunks, chunk):
+    """``finalize_gradient`` on parameter range ``chunk`` of ``n_chunks``."""
+    start, stop = block_bounds(params.shape[0], n_chunks, chunk)
+    combine_partial_gradients(raw_grads, n_blocks, start, stop)
+    total = raw_grads[0]
+    for p in range(start, min(stop, n_coefs)):
+        grad[p] = (total[p] + alpha * params[p]) / weight_sum
+    for p in range(max(start, n_coefs), stop):
+        grad[p] = total[p] / weight_sum
+
+
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def finalize_gradient(raw_grads, n_blocks, n_coefs, params, alpha, weight_sum, grad):
     """``grad = (sum of partial gradients + alpha * coefs) / weight_sum``.
@@ -220,16 +233,14 @@ def finalize_gradient(raw_grads, n_blocks, n_coefs, params, alpha, weight_sum, g
     grad : ndarray of shape (n_params,)
         Receives the gradient.
     """
-    n_params = params.shape[0]
     n_chunks = raw_grads.shape[0]
-    for chunk in prange(n_chunks):
-        start, stop = block_bounds(n_params, n_chunks, chunk)
-        combine_partial_gradients(raw_grads, n_blocks, start, stop)
-        total = raw_grads[0]
-        for p in range(start, min(stop, n_coefs)):
-            grad[p] = (total[p] + alpha * params[p]) / weight_sum
-        for p in range(max(start, n_coefs), stop):
-            grad[p] = total[p] / weight_sum
+    if n_chunks == 1:
+        finalize_gradient_chunk(raw_grads, n_blocks, n_coefs, params, alpha, weight_sum,
+                                grad, 1, 0)
+    else:
+        for chunk in prange(n_chunks):
+            finalize_gradient_chunk(raw_grads, n_blocks, n_coefs, params, alpha,
+                                    weight_sum, grad, n_chunks, chunk)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
