@@ -22,6 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 
 import naive
+from parity import assert_same_weights, fit_pair, weights_for
 from fastmlp import MLPClassifier
 
 RTOL = 1e-6
@@ -40,28 +41,7 @@ def make_pair(**params):
 
 
 def fit_both(X, y, sample_weight=None, **params):
-    sk, fm = make_pair(**params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        sk.fit(X, y, sample_weight=sample_weight)
-        fm.fit(X, y, sample_weight=sample_weight)
-    return sk, fm
-
-
-def weights_for(X, seed=0):
-    rng = np.random.RandomState(seed)
-    sample_weight = rng.uniform(0.2, 3.0, X.shape[0])
-    sample_weight[::9] = 0.0
-    return sample_weight
-
-
-def assert_same_weights(sk, fm, rtol=RTOL):
-    assert len(fm.coefs_) == len(sk.coefs_)
-    assert len(fm.intercepts_) == len(sk.intercepts_)
-    for fm_array, sk_array in zip(fm.coefs_ + fm.intercepts_, sk.coefs_ + sk.intercepts_):
-        assert fm_array.shape == sk_array.shape
-        assert fm_array.dtype == sk_array.dtype
-        assert_allclose(fm_array, sk_array, rtol=rtol, atol=0)
+    return fit_pair(SkMLPClassifier, MLPClassifier, X, y, sample_weight, **params)
 
 
 def assert_same_attributes(sk, fm):

@@ -17,6 +17,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 
+from parity import assert_same_weights, fit_pair
 from fastmlp import MLPClassifier
 
 RTOL = 1e-6
@@ -34,21 +35,7 @@ def make_pair(**params):
 
 
 def fit_both(X, y, sample_weight=None, **params):
-    sk, fm = make_pair(**params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        sk.fit(X, y, sample_weight=sample_weight)
-        fm.fit(X, y, sample_weight=sample_weight)
-    return sk, fm
-
-
-def assert_same_weights(sk, fm):
-    assert len(fm.coefs_) == len(sk.coefs_)
-    assert len(fm.intercepts_) == len(sk.intercepts_)
-    for fm_array, sk_array in zip(fm.coefs_ + fm.intercepts_, sk.coefs_ + sk.intercepts_):
-        assert fm_array.shape == sk_array.shape
-        assert fm_array.dtype == sk_array.dtype
-        assert_allclose(fm_array, sk_array, rtol=RTOL, atol=0)
+    return fit_pair(SkMLPClassifier, MLPClassifier, X, y, sample_weight, **params)
 
 
 def assert_same_fit(sk, fm):
