@@ -35,3 +35,14 @@ def assert_same_weights(sk, fm, rtol=RTOL):
         assert fm_array.shape == sk_array.shape
         assert fm_array.dtype == sk_array.dtype
         assert_allclose(fm_array, sk_array, rtol=rtol, atol=0)
+
+
+def assert_same_losses(sk, fm, rtol=RTOL):
+    """``loss_curve_``, ``loss_`` and ``best_loss_`` equal to ``rtol``."""
+    assert len(fm.loss_curve_) == len(sk.loss_curve_)
+    assert_allclose(fm.loss_curve_, sk.loss_curve_, rtol=rtol, atol=0)
+    assert_allclose(fm.loss_, sk.loss_, rtol=rtol, atol=0)
+    if sk.best_loss_ is None:
+        assert fm.best_loss_ is None
+    else:
+        assert_allclose(fm.best_loss_, sk.best_loss_, rtol=rtol, atol=0)

@@ -22,7 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 
 import naive
-from parity import assert_same_weights, fit_pair, weights_for
+from parity import assert_same_losses, assert_same_weights, fit_pair, weights_for
 from fastmlp import MLPClassifier
 
 RTOL = 1e-6
@@ -55,13 +55,7 @@ def assert_same_fit(sk, fm):
     """Weights, loss curve and every fitted attribute agree (stochastic solvers)."""
     assert_same_weights(sk, fm)
     assert_same_attributes(sk, fm)
-    assert len(fm.loss_curve_) == len(sk.loss_curve_)
-    assert_allclose(fm.loss_curve_, sk.loss_curve_, rtol=RTOL, atol=0)
-    assert_allclose(fm.loss_, sk.loss_, rtol=RTOL, atol=0)
-    if sk.best_loss_ is None:
-        assert fm.best_loss_ is None
-    else:
-        assert_allclose(fm.best_loss_, sk.best_loss_, rtol=RTOL, atol=0)
+    assert_same_losses(sk, fm)
     # Validation scores are accuracies of identical predictions: exact.
     assert fm.validation_scores_ == sk.validation_scores_
     assert fm.best_validation_score_ == sk.best_validation_score_
