@@ -9,6 +9,7 @@ from the random state, so that both produce the same weights.
 import warnings
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
+from itertools import chain
 from numbers import Integral, Real
 
 import numpy as np
@@ -24,7 +25,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._optimizers import AdamOptimizer, SGDOptimizer
-from ._trainer import Trainer, array_signature
+from ._trainer import Trainer
 
 _STOCHASTIC_SOLVERS = ["sgd", "adam"]
 # scikit-learn's four, then the ones fastmlp adds (formulas in
@@ -180,16 +181,36 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         self._trainer = trainer
         self.coefs_ = trainer.coefs()
         self.intercepts_ = trainer.intercepts()
-        self._view_signature = trainer.view_signature()
+        # The view objects and their geometry: a user may replace an element of
+        # the lists, or reassign a view's shape or dtype in place.
+        self._views = tuple(
+            (view, view.shape, view.strides, view.dtype)
+            for view in self.coefs_ + self.intercepts_
+        )
 
     def _trainer_in_sync(self):
-        """Whether ``coefs_``/``intercepts_`` are still the trainer's views."""
-        if getattr(self, "_trainer", None) is None:
+        """Whether ``coefs_``/``intercepts_`` are still the trainer's views.
+
+        Runs on every prediction, so it compares object identities and a few
+        attributes rather than building anything (a view object keeps its
+        memory for life; only its shape, strides or dtype can be reassigned).
+        """
+        views = getattr(self, "_views", None)
+        if getattr(self, "_trainer", None) is None or views is None:
             return False
-        arrays = list(self.coefs_) + list(self.intercepts_)
-        if not all(isinstance(a, np.ndarray) for a in arrays):
+        coefs, intercepts = self.coefs_, self.intercepts_
+        if len(coefs) + len(intercepts) != len(views):
             return False
-        return array_signature(arrays) == self._view_signature
+        for array, (view, shape, strides, dtype) in zip(chain(coefs, intercepts), views):
+            if (array is not view or array.shape != shape or array.strides != strides
+                    or array.dtype != dtype):
+                return False
+        return True
+
+    def __sklearn_is_fitted__(self):
+        """Whether ``fit`` has run (``check_is_fitted``'s hook; it is cheaper than
+        scanning every attribute, which a one-row ``predict`` would notice)."""
+        return "coefs_" in self.__dict__
 
     def _trainer_from_attributes(self):
         """A trainer holding the current ``coefs_``/``intercepts_`` values.
@@ -217,6 +238,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         # A copy: for classes outside sklearn, the base returns __dict__ itself.
         state = dict(super().__getstate__())
         state.pop("_trainer", None)
+        state.pop("_views", None)
         return state
 
     @contextmanager
@@ -518,13 +540,16 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
 
     # ------------------------------------------------------------------ predicting
 
-    def _is_plain_valid_input(self, X):
-        """Cheap check that ``X`` is what ``validate_data`` would pass unchanged.
+    def _is_plain_input(self, X):
+        """Cheap check that ``X`` is what ``validate_data`` would pass unchanged,
+        except for its values.
 
-        A float ndarray of the fitted width, no feature names on either side,
-        every value finite: then the full validation (tens of microseconds,
-        most of a one-row prediction) is skipped. Anything else goes through
-        ``validate_data``, which raises scikit-learn's errors and warnings.
+        A float ndarray of the fitted width, no feature names on either side:
+        then the full validation (tens of microseconds, most of a one-row
+        prediction; milliseconds on large inputs) is skipped, and the forward
+        pass tests the values for NaN and infinity as it reads them. Anything
+        else goes through ``validate_data``, which raises scikit-learn's errors
+        and warnings.
         """
         return (
             type(X) is np.ndarray
@@ -533,15 +558,21 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             and X.shape[0] > 0
             and X.shape[1] == self.n_features_in_
             and not hasattr(self, "feature_names_in_")
-            and bool(np.isfinite(X.sum()))
         )
 
     def _forward_pass_fast(self, X, check_input=True):
         """Output-layer activations for ``X``, shape (n_samples, n_outputs)."""
-        if check_input and not self._is_plain_valid_input(X):
+        trainer = self._trainer_from_attributes()
+        if check_input and self._is_plain_input(X):
+            y_pred = trainer.predict(as_kernel_array(X, trainer.dtype), n_jobs=self.n_jobs,
+                                     check_finite=True)
+            if y_pred is not None:
+                return y_pred
+            # A NaN or infinity: validate_data raises the error scikit-learn
+            # raises (or passes a large float64 value the cast made infinite).
+        if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                               dtype=(np.float64, np.float32))
-        trainer = self._trainer_from_attributes()
         X = as_kernel_array(X, trainer.dtype)
         return trainer.predict(X, n_jobs=self.n_jobs)
 

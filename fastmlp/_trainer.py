@@ -36,14 +36,6 @@ from ._kernels.predict import predict_rows
 from ._threads import kernel_threads
 
 
-def array_signature(arrays):
-    """Tuple identifying where and how each array of ``arrays`` lies in memory."""
-    return tuple(
-        (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str)
-        for a in arrays
-    )
-
-
 def kernel_input(X, dtype, with_rows=False):
     """Split ``X`` into the kernels' dense and sparse arguments.
 
@@ -126,6 +118,9 @@ class Trainer:
         # workspace, in units of rows; layer 0 (the input) has no block.
         self.unit_offsets = np.concatenate(([0, 0], np.cumsum(fan_out))).astype(np.int64)
         self.n_params = int(self.intercept_offsets[-1])
+        # Multiply-adds of one row's forward pass, as a float: the thread
+        # split decisions below run on every call, a one-row predict included.
+        self._row_macs = float(np.sum(n_coefs))
 
         self.params = np.zeros(self.n_params, dtype=self.dtype)
         if params is not None:
@@ -141,14 +136,6 @@ class Trainer:
     def n_weight_layers(self):
         """Number of coefficient matrices (``n_layers_ - 1``)."""
         return len(self.layer_units) - 1
-
-    def view_signature(self):
-        """Address, shape, strides and dtype of each coefs/intercepts view.
-
-        Lets the estimator check cheaply that its attribute lists still are
-        this buffer's views (see ``array_signature``).
-        """
-        return array_signature(self.coefs() + self.intercepts())
 
     def coefs(self):
         """List of coefficient matrices, as views into :attr:`params`."""
@@ -195,16 +182,14 @@ class Trainer:
         -------
         n_row_blocks, n_param_chunks : int
         """
-        fan_in, fan_out = self.layer_units[:-1], self.layer_units[1:]
-        batch_flops = 6.0 * batch_size * float(np.sum(fan_in * fan_out))
+        batch_flops = 6.0 * batch_size * self._row_macs
         n_row_blocks = int(min(n_threads, max(1, batch_flops // MIN_FLOPS_PER_BLOCK)))
         n_param_chunks = int(min(n_threads, max(1, self.n_params // MIN_PARAMS_PER_CHUNK)))
         return n_row_blocks, n_param_chunks
 
     def _is_small(self, n_samples):
         """Whether a forward pass over ``n_samples`` rows is one worker's work."""
-        fan_in, fan_out = self.layer_units[:-1], self.layer_units[1:]
-        return (2.0 * n_samples * float(np.sum(fan_in * fan_out)) < MIN_FLOPS_PER_BLOCK
+        return (2.0 * n_samples * self._row_macs < MIN_FLOPS_PER_BLOCK
                 and n_samples <= PREDICT_CHUNK_ROWS)
 
     def predict_split(self, n_samples, n_threads):
@@ -217,8 +202,7 @@ class Trainer:
         -------
         n_workers, chunk_rows : int
         """
-        fan_in, fan_out = self.layer_units[:-1], self.layer_units[1:]
-        flops = 2.0 * n_samples * float(np.sum(fan_in * fan_out))
+        flops = 2.0 * n_samples * self._row_macs
         n_workers = int(min(n_threads, max(1, flops // MIN_FLOPS_PER_BLOCK)))
         chunks_per_worker = max(1, -(-n_samples // (n_workers * PREDICT_CHUNK_ROWS)))
         chunk_rows = max(1, -(-n_samples // (n_workers * chunks_per_worker)))
@@ -377,7 +361,7 @@ class Trainer:
             )
         return loss, grad
 
-    def predict(self, X, n_jobs=None):
+    def predict(self, X, n_jobs=None, check_finite=False):
         """Output-layer activations for every row of ``X``.
 
         Parameters
@@ -386,10 +370,13 @@ class Trainer:
             Dense ``X`` C-contiguous in the trainer's dtype.
         n_jobs : int or None
             Thread policy of the call (see :func:`fastmlp._threads.kernel_threads`).
+        check_finite : bool
+            Test dense ``X`` for NaN and infinity during the forward pass.
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples, n_outputs)
+        y_pred : ndarray of shape (n_samples, n_outputs), or None
+            None when ``check_finite`` found a value that is not finite.
         """
         n_samples = X.shape[0]
         out = np.empty((n_samples, self.layer_units[-1]), dtype=self.dtype)
@@ -397,15 +384,15 @@ class Trainer:
         if self._is_small(n_samples):
             # One worker's worth of rows (a single-row call, say): no thread
             # set-up at all, and BLAS does not thread such small products.
-            predict_rows(X, x_sparse, self.params, self.layer_units, self.coef_offsets,
-                         self.intercept_offsets, self.unit_offsets, self.hidden_code,
-                         self.output_code, max(n_samples, 1), 1, out)
-            return out
-        with kernel_threads(n_jobs) as n_threads:
-            n_workers, chunk_rows = self.predict_split(n_samples, n_threads)
-            predict_rows(
+            finite = predict_rows(
                 X, x_sparse, self.params, self.layer_units, self.coef_offsets,
                 self.intercept_offsets, self.unit_offsets, self.hidden_code,
-                self.output_code, chunk_rows, n_workers, out,
-            )
-        return out
+                self.output_code, max(n_samples, 1), 1, check_finite, out)
+        else:
+            with kernel_threads(n_jobs) as n_threads:
+                n_workers, chunk_rows = self.predict_split(n_samples, n_threads)
+                finite = predict_rows(
+                    X, x_sparse, self.params, self.layer_units, self.coef_offsets,
+                    self.intercept_offsets, self.unit_offsets, self.hidden_code,
+                    self.output_code, chunk_rows, n_workers, check_finite, out)
+        return out if finite else None

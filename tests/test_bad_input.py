@@ -216,3 +216,61 @@ def test_invalid_parameters(params, error, match, multiclass_data):
     with pytest.raises(error, match=match):
         clf.set_params(**params).fit(X, y)
     assert fitted_state(clf) == before
+
+
+@pytest.fixture(scope="module")
+def wide_classifier():
+    """A model whose predictions on a few thousand rows run in several chunks."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, (300, 40))
+    y = rng.randint(0, 3, 300)
+    with pytest.warns(Warning):
+        return MLPClassifier((200,), max_iter=2, random_state=0, n_jobs=2).fit(X, y)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+@pytest.mark.parametrize("row", [0, 1999, 3999])
+@pytest.mark.parametrize("value, match", [(np.nan, "Input X contains NaN"),
+                                          (np.inf, "Input X contains infinity"),
+                                          (-np.inf, "Input X contains infinity")])
+def test_non_finite_prediction_input_in_any_chunk(wide_classifier, method, row, value,
+                                                  match):
+    # The forward pass tests values as it goes, chunk by chunk and worker by
+    # worker: a bad value anywhere must raise scikit-learn's error.
+    trainer = wide_classifier._trainer
+    assert not trainer._is_small(4000)
+    assert trainer.predict_split(4000, 2)[0] == 2
+    X = np.random.RandomState(1).uniform(-1, 1, (4000, 40))
+    X[row, 7] = value
+    with pytest.raises(ValueError, match=match):
+        getattr(wide_classifier, method)(X)
+
+
+def test_large_float64_values_that_overflow_float32_are_accepted(multiclass_data):
+    # scikit-learn validates the float64 input, which is finite; the cast to
+    # the float32 model makes it infinite, which must not be reported as bad
+    # input.
+    X, y = multiclass_data
+    with pytest.warns(Warning):
+        clf = MLPClassifier((6,), max_iter=2, random_state=0).fit(X.astype(np.float32), y)
+    X_big = X.copy()
+    X_big[0, 0] = 1e300
+    assert np.all(np.isfinite(X_big))
+    assert clf.predict(X_big).shape == (len(X),)
+    np.testing.assert_array_equal(clf.predict(X_big)[1:], clf.predict(X)[1:])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [0, 1, 7, 16, 33, 1000])
+def test_all_finite_kernel(dtype, size):
+    from fastmlp._kernels.finite import all_finite
+
+    values = np.random.RandomState(size).uniform(-1e30, 1e30, size).astype(dtype)
+    assert all_finite(values)
+    for position in {0, size // 2, size - 1} if size else ():
+        for bad in (np.nan, np.inf, -np.inf):
+            spoiled = values.copy()
+            spoiled[position] = bad
+            assert not all_finite(spoiled)
+    # Large finite values whose differences stay finite.
+    assert all_finite(np.full(max(size, 1), np.finfo(dtype).max, dtype=dtype))

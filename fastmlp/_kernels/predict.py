@@ -5,13 +5,20 @@ from numba import njit, prange
 
 from .activations import needs_preactivation
 from .backprop import forward_rows
+from .finite import all_finite
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def predict_worker_chunks(worker, n_workers, n_chunks, chunk_rows, X, x_sparse, params,
                           layer_units, coef_offsets, intercept_offsets, unit_offsets,
-                          hidden_code, output_code, activations, preacts, out):
-    """Forward pass of chunks ``worker, worker + n_workers, ...`` into ``out``."""
+                          hidden_code, output_code, check_finite, activations, preacts,
+                          out):
+    """Forward pass of chunks ``worker, worker + n_workers, ...`` into ``out``.
+
+    With ``check_finite`` (dense input), each chunk's inputs are tested first;
+    returns False, leaving the rest of ``out`` unwritten, at the first chunk
+    holding a NaN or an infinity.
+    """
     is_sparse, data, indices, indptr, all_rows = x_sparse
     n_samples = out.shape[0]
     capacity = n_workers * chunk_rows
@@ -19,16 +26,20 @@ def predict_worker_chunks(worker, n_workers, n_chunks, chunk_rows, X, x_sparse, 
         lo = chunk * chunk_rows
         hi = min(lo + chunk_rows, n_samples)
         x_block = X[0:0] if is_sparse else X[lo:hi]
+        if check_finite and not is_sparse and not all_finite(x_block.ravel()):
+            return False
         block = forward_rows(x_block, (is_sparse, data, indices, indptr, all_rows[lo:hi]),
                              worker * chunk_rows, params, layer_units, coef_offsets,
                              intercept_offsets, unit_offsets, hidden_code, output_code,
                              activations, preacts, capacity)
         out[lo:hi] = block
+    return True
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def predict_rows(X, x_sparse, params, layer_units, coef_offsets, intercept_offsets,
-                 unit_offsets, hidden_code, output_code, chunk_rows, n_threads, out):
+                 unit_offsets, hidden_code, output_code, chunk_rows, n_threads,
+                 check_finite, out):
     """Output-layer activations of every row of ``X``, written to ``out``.
 
     Rows are cut into chunks of at most ``chunk_rows``; thread ``t`` handles
@@ -47,12 +58,21 @@ def predict_rows(X, x_sparse, params, layer_units, coef_offsets, intercept_offse
     hidden_code, output_code : int
     chunk_rows : int
     n_threads : int
+    check_finite : bool
+        Test dense inputs for NaN and infinity on the way (it costs one read of
+        each chunk, which the product then finds in cache).
     out : ndarray of shape (n_samples, n_outputs)
         Receives the predictions.
+
+    Returns
+    -------
+    finite : bool
+        False when ``check_finite`` found a non-finite input; ``out`` is then
+        incomplete.
     """
     n_samples = out.shape[0]
     if n_samples == 0:
-        return
+        return True
     n_chunks = (n_samples + chunk_rows - 1) // chunk_rows
     n_workers = max(1, min(n_threads, n_chunks))
     capacity = n_workers * chunk_rows
@@ -61,12 +81,14 @@ def predict_rows(X, x_sparse, params, layer_units, coef_offsets, intercept_offse
                        else 0, dtype=params.dtype)
     if n_workers == 1:
         # Small predictions (one row, say) must not pay for a parallel region.
-        predict_worker_chunks(0, 1, n_chunks, chunk_rows, X, x_sparse, params,
-                              layer_units, coef_offsets, intercept_offsets, unit_offsets,
-                              hidden_code, output_code, activations, preacts, out)
-    else:
-        for worker in prange(n_workers):
-            predict_worker_chunks(worker, n_workers, n_chunks, chunk_rows, X, x_sparse,
-                                  params, layer_units, coef_offsets, intercept_offsets,
-                                  unit_offsets, hidden_code, output_code, activations,
-                                  preacts, out)
+        return predict_worker_chunks(0, 1, n_chunks, chunk_rows, X, x_sparse, params,
+                                     layer_units, coef_offsets, intercept_offsets,
+                                     unit_offsets, hidden_code, output_code, check_finite,
+                                     activations, preacts, out)
+    finite = np.ones(n_workers, dtype=np.bool_)
+    for worker in prange(n_workers):
+        finite[worker] = predict_worker_chunks(
+            worker, n_workers, n_chunks, chunk_rows, X, x_sparse, params, layer_units,
+            coef_offsets, intercept_offsets, unit_offsets, hidden_code, output_code,
+            check_finite, activations, preacts, out)
+    return finite.all()
