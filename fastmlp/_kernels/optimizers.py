@@ -63,7 +63,12 @@ def squared_norm_range(values, start, stop):
 @njit(cache=True, nogil=True, error_model="numpy")
 def adam_step_range(params, grad, first_moments, second_moments, lr, b1, c1, b2, c2,
                     eps, alpha, weight_sum, start, stop):
-    """Adam on ``[start, stop)`` with ``g = (grad + alpha * params) / weight_sum``."""
+    """Adam (Kingma and Ba, arXiv:1412.6980) on ``[start, stop)``, as scikit-learn's
+    ``AdamOptimizer``, with ``g = (grad + alpha * params) / weight_sum``.
+
+    ``m <- b1 m + c1 g``, ``v <- b2 v + c2 g**2``, ``p <- p - lr m / (sqrt(v) + eps)``,
+    where ``c1 = 1 - b1``, ``c2 = 1 - b2`` and ``lr`` is the bias-corrected step.
+    """
     params = params[start:stop]
     grad = grad[start:stop]
     first_moments = first_moments[start:stop]
@@ -78,41 +83,14 @@ def adam_step_range(params, grad, first_moments, second_moments, lr, b1, c1, b2,
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def adam_update_range(params, raw_grads, n_blocks, n_coefs, first_moments,
-                      second_moments, hyper, start, stop):
-    """Adam update of parameters ``[start, stop)`` (Kingma and Ba, arXiv:1412.6980).
-
-    As scikit-learn's ``AdamOptimizer``: ``m <- b1 m + (1 - b1) g``,
-    ``v <- b2 v + (1 - b2) g**2``, ``p <- p - lr_t m / (sqrt(v) + epsilon)``,
-    with ``lr_t`` (bias-corrected) in ``hyper[H_STEP]``.
-
-    Returns
-    -------
-    coef_norm : float
-        Sum of squares of the updated coefficients in the range.
-    """
-    combine_partial_gradients(raw_grads, n_blocks, start, stop)
-    grad = raw_grads[0]
-    lr = hyper[H_STEP]
-    b1 = hyper[H_BETA_1]
-    c1 = hyper[H_ONE_MINUS_BETA_1]
-    b2 = hyper[H_BETA_2]
-    c2 = hyper[H_ONE_MINUS_BETA_2]
-    eps = hyper[H_EPSILON]
-    weight_sum = hyper[H_WEIGHT_SUM]
-    coef_stop = min(stop, n_coefs)
-    intercept_start = max(start, n_coefs)
-    adam_step_range(params, grad, first_moments, second_moments, lr, b1, c1, b2, c2,
-                    eps, hyper[H_ALPHA], weight_sum, start, coef_stop)
-    adam_step_range(params, grad, first_moments, second_moments, lr, b1, c1, b2, c2,
-                    eps, hyper[H_ALPHA] * 0, weight_sum, intercept_start, stop)
-    return squared_norm_range(params, start, coef_stop)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
 def sgd_step_range(params, grad, velocities, lr, momentum, nesterov, alpha, weight_sum,
                    start, stop):
-    """SGD on ``[start, stop)`` with ``g = (grad + alpha * params) / weight_sum``."""
+    """SGD with momentum on ``[start, stop)``, as scikit-learn's ``SGDOptimizer``,
+    with ``g = (grad + alpha * params) / weight_sum``.
+
+    ``v <- momentum v - lr g``; then ``p <- p + v``, or with Nesterov's momentum
+    ``p <- p + momentum v - lr g``.
+    """
     params = params[start:stop]
     grad = grad[start:stop]
     velocities = velocities[start:stop]
@@ -131,45 +109,40 @@ def sgd_step_range(params, grad, velocities, lr, momentum, nesterov, alpha, weig
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def sgd_update_range(params, raw_grads, n_blocks, n_coefs, velocities, nesterov,
-                     hyper, start, stop):
-    """SGD with momentum over parameters ``[start, stop)``, as scikit-learn's.
-
-    ``v <- momentum v - lr g``; then ``p <- p + v``, or with Nesterov's momentum
-    ``p <- p + momentum v - lr g``; the step size is ``hyper[H_STEP]``.
-
-    Returns
-    -------
-    coef_norm : float
-        Sum of squares of the updated coefficients in the range.
-    """
-    combine_partial_gradients(raw_grads, n_blocks, start, stop)
-    grad = raw_grads[0]
-    lr = hyper[H_STEP]
-    momentum = hyper[H_MOMENTUM]
-    weight_sum = hyper[H_WEIGHT_SUM]
-    coef_stop = min(stop, n_coefs)
-    intercept_start = max(start, n_coefs)
-    sgd_step_range(params, grad, velocities, lr, momentum, nesterov, hyper[H_ALPHA],
-                   weight_sum, start, coef_stop)
-    sgd_step_range(params, grad, velocities, lr, momentum, nesterov, hyper[H_ALPHA] * 0,
-                   weight_sum, intercept_start, stop)
-    return squared_norm_range(params, start, coef_stop)
+def step_range(params, grad, solver_is_adam, nesterov, optimizer_state, hyper, alpha,
+               start, stop):
+    """One Adam or SGD step on ``[start, stop)``, constants read from ``hyper``."""
+    if solver_is_adam:
+        adam_step_range(params, grad, optimizer_state[0], optimizer_state[1],
+                        hyper[H_STEP], hyper[H_BETA_1], hyper[H_ONE_MINUS_BETA_1],
+                        hyper[H_BETA_2], hyper[H_ONE_MINUS_BETA_2], hyper[H_EPSILON],
+                        alpha, hyper[H_WEIGHT_SUM], start, stop)
+    else:
+        sgd_step_range(params, grad, optimizer_state[0], hyper[H_STEP],
+                       hyper[H_MOMENTUM], nesterov, alpha, hyper[H_WEIGHT_SUM], start,
+                       stop)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def update_chunk(params, raw_grads, n_blocks, n_coefs, solver_is_adam, nesterov,
                  optimizer_state, hyper, chunk_norms, chunk):
-    """Optimizer step on parameter range ``chunk`` of ``len(chunk_norms)``."""
+    """Optimizer step on parameter range ``chunk`` of ``len(chunk_norms)``.
+
+    Sums the partial gradients of the range, steps the coefficients (with the
+    L2 term) and the intercepts (without), and stores the squared norm of the
+    updated coefficients in ``chunk_norms[chunk]``.
+    """
     start, stop = block_bounds(params.shape[0], chunk_norms.shape[0], chunk)
-    if solver_is_adam:
-        chunk_norms[chunk] = adam_update_range(
-            params, raw_grads, n_blocks, n_coefs, optimizer_state[0],
-            optimizer_state[1], hyper, start, stop)
-    else:
-        chunk_norms[chunk] = sgd_update_range(
-            params, raw_grads, n_blocks, n_coefs, optimizer_state[0], nesterov,
-            hyper, start, stop)
+    combine_partial_gradients(raw_grads, n_blocks, start, stop)
+    coef_stop = min(stop, n_coefs)
+    intercept_start = max(start, n_coefs)
+    alpha = hyper[H_ALPHA]
+    no_alpha = alpha - alpha  # a zero in the parameters' dtype
+    step_range(params, raw_grads[0], solver_is_adam, nesterov, optimizer_state, hyper,
+               alpha, start, coef_stop)
+    step_range(params, raw_grads[0], solver_is_adam, nesterov, optimizer_state, hyper,
+               no_alpha, intercept_start, stop)
+    chunk_norms[chunk] = squared_norm_range(params, start, coef_stop)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
