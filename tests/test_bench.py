@@ -120,3 +120,22 @@ def test_torch_reference_trains_like_scikit_learn():
         np.testing.assert_allclose(layer.bias.detach().numpy(), intercepts,
                                    rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-7)
+
+
+def test_breakdown_pieces_add_up_to_the_epoch(tmp_path, capsys):
+    from bench.breakdown import main as breakdown_main
+
+    breakdown_main(["--data", "synthetic", "--rows", "400", "--hidden", "8,6",
+                    "--activation", "tanh", "--batch-size", "50", "--repeats", "1",
+                    "--output-dir", str(tmp_path)])
+    stem = tmp_path / "breakdown-784-8-6-10-tanh-float32"
+    result = json.loads(stem.with_suffix(".json").read_text())
+    assert result["layer_units"] == [784, 8, 6, 10]
+    assert result["rows"] == 400 and result["batch_size"] == 50
+    derived = result["derived_seconds"]
+    assert set(derived) == {"gather", "products", "elementwise", "update_and_loop"}
+    epoch = result["seconds"]["epoch"]["median"]
+    assert sum(derived.values()) == pytest.approx(epoch)
+    assert result["flops_per_epoch"] == epoch_flops(result["layer_units"], 400)
+    assert "whole epoch" in stem.with_suffix(".md").read_text()
+    assert "BLAS products" in capsys.readouterr().out
