@@ -11,6 +11,8 @@ Per mini-batch there are two parallel phases, each over an explicit partition:
 
 No two threads write the same memory, and the result does not depend on thread
 scheduling (only on the number of row blocks, through summation order).
+Subnormal floats are flushed to zero in every piece of work, serial or
+parallel, on the thread doing it (see ``denormals``).
 """
 
 import math
@@ -18,6 +20,7 @@ import math
 from numba import njit, prange
 
 from .backprop import raw_gradient_rows
+from .denormals import flush_denormals, restore_floating_point
 from .optimizers import H_ALPHA, H_STEP, H_WEIGHT_SUM, squared_coef_norm, update_parameters
 from .partition import block_bounds
 
@@ -146,20 +149,24 @@ def train_epoch(X, x_sparse, Y, sample_weight, has_weight, sample_order, batch_s
         batch_order = sample_order[start:start + n_rows]
         if n_blocks == 1:
             # A parallel region costs more than it saves on small batches.
+            fp_state = flush_denormals()
             gradient_of_block(X, x_sparse, Y, sample_weight, has_weight, batch_order, 1, 0,
                               params, raw_grads, layer_units, coef_offsets,
                               intercept_offsets, unit_offsets, hidden_code,
                               output_code, loss_code, eps, x_batch, y_batch,
                               weight_batch, activations, preacts, deltas,
                               block_losses, block_weights)
+            restore_floating_point(fp_state)
         else:
             for block in prange(n_blocks):
+                worker_fp_state = flush_denormals()
                 gradient_of_block(X, x_sparse, Y, sample_weight, has_weight,
                                   batch_order, n_blocks, block, params, raw_grads, layer_units,
                                   coef_offsets, intercept_offsets, unit_offsets,
                                   hidden_code, output_code, loss_code, eps, x_batch,
                                   y_batch, weight_batch, activations, preacts,
                                   deltas, block_losses, block_weights)
+                restore_floating_point(worker_fp_state)
 
         loss_sum = 0.0
         weight_sum = 0.0

@@ -3,6 +3,7 @@
 from numba import njit, prange
 
 from .backprop import raw_gradient_rows
+from .denormals import flush_denormals, restore_floating_point
 from .optimizers import finalize_gradient, squared_coef_norm
 from .partition import block_bounds
 
@@ -88,19 +89,23 @@ def loss_and_gradient(X, x_sparse, Y, sample_weight, has_weight, params, grad, r
     n_blocks = min(raw_grads.shape[0], Y.shape[0])
     if n_blocks == 1:
         # Small data: a parallel region costs more than it saves.
+        fp_state = flush_denormals()
         gradient_of_rows_block(X, x_sparse, Y, sample_weight, has_weight, params,
                                raw_grads, scratch_grads, layer_units, coef_offsets,
                                intercept_offsets, unit_offsets, hidden_code, output_code,
                                loss_code, eps, activations, preacts, deltas, block_rows,
                                block_losses, block_weights, 1, 0)
+        restore_floating_point(fp_state)
     else:
         for block in prange(n_blocks):
+            worker_fp_state = flush_denormals()
             gradient_of_rows_block(X, x_sparse, Y, sample_weight, has_weight, params,
                                    raw_grads, scratch_grads, layer_units, coef_offsets,
                                    intercept_offsets, unit_offsets, hidden_code,
                                    output_code, loss_code, eps, activations, preacts,
                                    deltas, block_rows, block_losses, block_weights,
                                    n_blocks, block)
+            restore_floating_point(worker_fp_state)
 
     loss_sum = 0.0
     weight_sum = 0.0

@@ -19,6 +19,7 @@ import math
 
 from numba import njit, prange
 
+from .denormals import flush_denormals, restore_floating_point
 from .partition import block_bounds
 
 H_STEP = 0
@@ -179,12 +180,16 @@ def update_parameters(params, raw_grads, n_blocks, n_coefs, solver_is_adam, nest
     n_chunks = chunk_norms.shape[0]
     if n_chunks == 1:
         # A parallel region costs more than it saves on small networks.
+        fp_state = flush_denormals()
         update_chunk(params, raw_grads, n_blocks, n_coefs, solver_is_adam, nesterov,
                      optimizer_state, hyper, chunk_norms, 0)
+        restore_floating_point(fp_state)
     else:
         for chunk in prange(n_chunks):
+            worker_fp_state = flush_denormals()
             update_chunk(params, raw_grads, n_blocks, n_coefs, solver_is_adam, nesterov,
                          optimizer_state, hyper, chunk_norms, chunk)
+            restore_floating_point(worker_fp_state)
     total = 0.0
     for chunk in range(n_chunks):
         total += chunk_norms[chunk]
@@ -225,12 +230,16 @@ def finalize_gradient(raw_grads, n_blocks, n_coefs, params, alpha, weight_sum, g
     """
     n_chunks = raw_grads.shape[0]
     if n_chunks == 1:
+        fp_state = flush_denormals()
         finalize_gradient_chunk(raw_grads, n_blocks, n_coefs, params, alpha, weight_sum,
                                 grad, 1, 0)
+        restore_floating_point(fp_state)
     else:
         for chunk in prange(n_chunks):
+            worker_fp_state = flush_denormals()
             finalize_gradient_chunk(raw_grads, n_blocks, n_coefs, params, alpha,
                                     weight_sum, grad, n_chunks, chunk)
+            restore_floating_point(worker_fp_state)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -5,6 +5,7 @@ from numba import njit, prange
 
 from .activations import needs_preactivation
 from .backprop import forward_rows
+from .denormals import flush_denormals, restore_floating_point
 from .finite import all_finite
 
 
@@ -81,14 +82,20 @@ def predict_rows(X, x_sparse, params, layer_units, coef_offsets, intercept_offse
                        else 0, dtype=params.dtype)
     if n_workers == 1:
         # Small predictions (one row, say) must not pay for a parallel region.
-        return predict_worker_chunks(0, 1, n_chunks, chunk_rows, X, x_sparse, params,
-                                     layer_units, coef_offsets, intercept_offsets,
-                                     unit_offsets, hidden_code, output_code, check_finite,
-                                     activations, preacts, out)
-    finite = np.ones(n_workers, dtype=np.bool_)
-    for worker in prange(n_workers):
-        finite[worker] = predict_worker_chunks(
-            worker, n_workers, n_chunks, chunk_rows, X, x_sparse, params, layer_units,
-            coef_offsets, intercept_offsets, unit_offsets, hidden_code, output_code,
-            check_finite, activations, preacts, out)
-    return finite.all()
+        fp_state = flush_denormals()
+        finite = predict_worker_chunks(0, 1, n_chunks, chunk_rows, X, x_sparse, params,
+                                       layer_units, coef_offsets, intercept_offsets,
+                                       unit_offsets, hidden_code, output_code,
+                                       check_finite, activations, preacts, out)
+        restore_floating_point(fp_state)
+    else:
+        worker_finite = np.ones(n_workers, dtype=np.bool_)
+        for worker in prange(n_workers):
+            worker_fp_state = flush_denormals()
+            worker_finite[worker] = predict_worker_chunks(
+                worker, n_workers, n_chunks, chunk_rows, X, x_sparse, params, layer_units,
+                coef_offsets, intercept_offsets, unit_offsets, hidden_code, output_code,
+                check_finite, activations, preacts, out)
+            restore_floating_point(worker_fp_state)
+        finite = worker_finite.all()
+    return finite
