@@ -60,8 +60,8 @@ def predict_rows(X, x_sparse, params, layer_units, coef_offsets, intercept_offse
     chunk_rows : int
     n_threads : int
     check_finite : bool
-        Test dense inputs for NaN and infinity on the way (it costs one read of
-        each chunk, which the product then finds in cache).
+        Test dense inputs for NaN and infinity on the way: one extra read of each
+        chunk, just before its product.
     out : ndarray of shape (n_samples, n_outputs)
         Receives the predictions.
 
