@@ -1,6 +1,7 @@
 """Subnormal floats are flushed to zero inside kernel calls, and only there."""
 
 import warnings
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -83,13 +84,11 @@ def test_subnormal_values_are_zero_inside_kernels():
 
 
 FRESH_PROCESS_PROBE = """
+import sys
 import warnings
 import numba
-import numpy as np
-from numba import njit, prange
 from sklearn.datasets import make_classification
 from fastmlp import MLPClassifier
-from fastmlp._kernels.denormals import FLUSH_TO_ZERO_BITS, read_floating_point_state
 
 numba.set_num_threads(2)
 X, y = make_classification(n_samples=400, n_features=50, random_state=0)
@@ -99,15 +98,9 @@ with warnings.catch_warnings():
     # inside kernel calls, copying the MXCSR of the thread that starts them.
     MLPClassifier((300,), max_iter=2, batch_size=200, n_jobs=2, random_state=0).fit(X, y)
 
-@njit(parallel=True)
-def states(n):
-    out = np.zeros(n, dtype=np.uint32)
-    for i in prange(n):
-        out[i] = read_floating_point_state()
-    return out
-
-print(sorted({int(s) & FLUSH_TO_ZERO_BITS for s in states(64)}
-             | {int(read_floating_point_state()) & FLUSH_TO_ZERO_BITS}))
+sys.path.insert(0, sys.argv[1])
+from test_denormals import _flush_bits_anywhere
+print(sorted(_flush_bits_anywhere()))
 """
 
 
@@ -117,7 +110,8 @@ def test_threads_created_during_a_kernel_call_are_left_clean(tmp_path):
 
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs two Numba threads")
-    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS_PROBE],
+    tests_dir = str(Path(__file__).resolve().parent)
+    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS_PROBE, tests_dir],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[0]"
