@@ -21,6 +21,7 @@ from numba import njit, prange
 
 from .backprop import raw_gradient_rows
 from .denormals import flush_denormals, restore_floating_point
+from .losses import sum_block_results
 from .optimizers import H_ALPHA, H_STEP, H_WEIGHT_SUM, squared_coef_norm, update_parameters
 from .partition import block_bounds
 
@@ -168,11 +169,7 @@ def train_epoch(X, x_sparse, Y, sample_weight, has_weight, sample_order, batch_s
                                   deltas, block_losses, block_weights)
                 restore_floating_point(worker_fp_state)
 
-        loss_sum = 0.0
-        weight_sum = 0.0
-        for block in range(n_blocks):
-            loss_sum += block_losses[block]
-            weight_sum += block_weights[block]
+        loss_sum, weight_sum = sum_block_results(block_losses, block_weights, n_blocks)
         batch_loss = loss_sum / weight_sum + 0.5 * alpha * coef_norm / weight_sum
         summed_loss += batch_loss * n_rows
 

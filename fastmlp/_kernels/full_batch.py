@@ -4,6 +4,7 @@ from numba import njit, prange
 
 from .backprop import raw_gradient_rows
 from .denormals import flush_denormals, restore_floating_point
+from .losses import sum_block_results
 from .optimizers import finalize_gradient, squared_coef_norm
 from .partition import block_bounds
 
@@ -107,11 +108,7 @@ def loss_and_gradient(X, x_sparse, Y, sample_weight, has_weight, params, grad, r
                                    n_blocks, block)
             restore_floating_point(worker_fp_state)
 
-    loss_sum = 0.0
-    weight_sum = 0.0
-    for block in range(n_blocks):
-        loss_sum += block_losses[block]
-        weight_sum += block_weights[block]
+    loss_sum, weight_sum = sum_block_results(block_losses, block_weights, n_blocks)
     n_coefs = coef_offsets[-1]
     loss = loss_sum / weight_sum
     if alpha != 0.0:

@@ -99,3 +99,14 @@ def output_error(y_pred, y_true, weights, has_weight, delta):
         else:
             for k in range(n_outputs):
                 delta[i, k] = y_pred[i, k] - y_true[i, k]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sum_block_results(block_losses, block_weights, n_blocks):
+    """Loss and weight sums over the first ``n_blocks`` row blocks, in block order."""
+    loss_sum = 0.0
+    weight_sum = 0.0
+    for block in range(n_blocks):
+        loss_sum += block_losses[block]
+        weight_sum += block_weights[block]
+    return loss_sum, weight_sum
