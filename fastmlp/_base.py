@@ -81,6 +81,30 @@ class _Checkpoint:
             self._attrs["_random_state"].set_state(self._random_state)
 
 
+def _checked_hidden_layer_sizes(hidden_layer_sizes):
+    """``hidden_layer_sizes`` as a list of ints, checked as scikit-learn checks it.
+
+    Sizes must be positive (``ValueError``, scikit-learn's message) and
+    integers: scikit-learn fails with ``TypeError`` when it draws the weights
+    of a layer of 10.5 or ``True`` units; fastmlp raises the same type up
+    front, naming the value, instead of rounding it.
+    """
+    if not hasattr(hidden_layer_sizes, "__iter__"):
+        hidden_layer_sizes = [hidden_layer_sizes]
+    hidden_layer_sizes = list(hidden_layer_sizes)
+    if np.any(np.array(hidden_layer_sizes) <= 0):
+        raise ValueError(
+            "hidden_layer_sizes must be > 0, got %s." % hidden_layer_sizes
+        )
+    for size in hidden_layer_sizes:
+        if isinstance(size, (bool, np.bool_)) or not isinstance(size, Integral):
+            raise TypeError(
+                "hidden_layer_sizes must hold integers (numbers of units), got "
+                f"{size!r} of type {type(size).__name__}."
+            )
+    return [int(size) for size in hidden_layer_sizes]
+
+
 def as_kernel_array(X, dtype):
     """``X`` as the kernels read it: C-contiguous dense, or CSR (never densified)."""
     if scipy.sparse.issparse(X):
@@ -284,14 +308,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         """Name of the output activation for the targets seen in ``_validate_input``."""
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
-        hidden_layer_sizes = self.hidden_layer_sizes
-        if not hasattr(hidden_layer_sizes, "__iter__"):
-            hidden_layer_sizes = [hidden_layer_sizes]
-        hidden_layer_sizes = list(hidden_layer_sizes)
-        if np.any(np.array(hidden_layer_sizes) <= 0):
-            raise ValueError(
-                "hidden_layer_sizes must be > 0, got %s." % hidden_layer_sizes
-            )
+        hidden_layer_sizes = _checked_hidden_layer_sizes(self.hidden_layer_sizes)
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -360,7 +377,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             },
         )
         self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
-        self.loss_ = opt_res.fun
+        self.loss_ = np.float64(opt_res.fun)
         trainer.params[:] = opt_res.x
 
     def _new_optimizer(self):
@@ -374,7 +391,9 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
     def _split_validation(self, Y, sample_weight):
         """Row indices for training and validation, drawn as scikit-learn's split."""
         should_stratify = is_classifier(self) and self.n_outputs_ == 1
-        stratify = Y if should_stratify else None
+        # scikit-learn stratifies on the binarised labels as booleans, and its
+        # "least populated class" error names them so ('True').
+        stratify = Y.astype(bool) if should_stratify else None
         train_idx, val_idx = train_test_split(
             np.arange(Y.shape[0]),
             random_state=self._random_state,
@@ -436,7 +455,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                 )
 
                 self.n_iter_ += 1
-                self.loss_ = summed_loss / n_samples
+                # np.float64, as scikit-learn's loss_ and loss_curve_ entries.
+                self.loss_ = np.float64(summed_loss / n_samples)
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
@@ -561,20 +581,31 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         )
 
     def _forward_pass_fast(self, X, check_input=True):
-        """Output-layer activations for ``X``, shape (n_samples, n_outputs)."""
+        """Output-layer activations for ``X``, shape (n_samples, n_outputs).
+
+        They come in the dtype NumPy gives the product of ``X`` and the
+        weights, as in scikit-learn: float64 input to a float32 model is
+        predicted in float64 (with the weights cast up), float32 input to a
+        float32 model in float32.
+        """
         trainer = self._trainer_from_attributes()
         if check_input and self._is_plain_input(X):
-            y_pred = trainer.predict(as_kernel_array(X, trainer.dtype), n_jobs=self.n_jobs,
-                                     check_finite=True)
+            y_pred = self._trainer_for(trainer, X.dtype).predict(
+                as_kernel_array(X, X.dtype), n_jobs=self.n_jobs, check_finite=True)
             if y_pred is not None:
                 return y_pred
-            # A NaN or infinity: validate_data raises the error scikit-learn
-            # raises (or passes a large float64 value the cast made infinite).
+            # A NaN or infinity: validate_data raises the error scikit-learn raises.
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                               dtype=(np.float64, np.float32))
-        X = as_kernel_array(X, trainer.dtype)
-        return trainer.predict(X, n_jobs=self.n_jobs)
+        trainer = self._trainer_for(trainer, X.dtype)
+        return trainer.predict(as_kernel_array(X, trainer.dtype), n_jobs=self.n_jobs)
+
+    @staticmethod
+    def _trainer_for(trainer, input_dtype):
+        """``trainer``, or a float64 copy of it when float64 input meets a float32 model."""
+        dtype = np.result_type(input_dtype, trainer.dtype)
+        return trainer if dtype == trainer.dtype else trainer.astype(dtype)
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         """Score without input validation (keeps feature names intact)."""

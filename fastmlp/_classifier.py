@@ -207,12 +207,6 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
-            if len(self.classes_) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes in"
-                    " the data, but the data contains only one class:"
-                    f" {self.classes_[0]}."
-                )
         else:
             classes = unique_labels(y)
             if self.warm_start:

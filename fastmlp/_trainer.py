@@ -103,6 +103,7 @@ class Trainer:
                  params=None):
         self.layer_units = np.asarray(layer_units, dtype=np.int64)
         self.dtype = np.dtype(dtype)
+        self._network = (hidden_activation, output_activation, loss)
         self.hidden_code = ACTIVATION_CODES[hidden_activation]
         self.output_code = ACTIVATION_CODES[output_activation]
         self.loss_code = LOSS_CODES[loss]
@@ -126,6 +127,10 @@ class Trainer:
         if params is not None:
             self.params[:] = params
         self._epoch_workspace = None
+
+    def astype(self, dtype):
+        """The same network with its parameters cast to ``dtype`` (a new buffer)."""
+        return Trainer(self.layer_units, dtype, *self._network, params=self.params)
 
     @property
     def keeps_preactivations(self):

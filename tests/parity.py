@@ -40,6 +40,8 @@ def assert_same_weights(sk, fm, rtol=RTOL):
 def assert_same_losses(sk, fm, rtol=RTOL):
     """``loss_curve_``, ``loss_`` and ``best_loss_`` equal to ``rtol``."""
     assert len(fm.loss_curve_) == len(sk.loss_curve_)
+    assert type(fm.loss_) is type(sk.loss_)
+    assert {type(v) for v in fm.loss_curve_} == {type(v) for v in sk.loss_curve_}
     assert_allclose(fm.loss_curve_, sk.loss_curve_, rtol=rtol, atol=0)
     assert_allclose(fm.loss_, sk.loss_, rtol=rtol, atol=0)
     if sk.best_loss_ is None:

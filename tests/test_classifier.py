@@ -384,6 +384,8 @@ DATA_ERRORS = {
         X, y).fit(X, y + 1),
     "validation-set-too-small": lambda cls, X, y: cls(
         **PARAMS, early_stopping=True, validation_fraction=0.005).fit(X, y),
+    "least-populated-class-early-stopping": lambda cls, X, y: cls(
+        **PARAMS, early_stopping=True).fit(X, (np.arange(len(y)) == 0).astype(float)),
     "non-finite-weights": lambda cls, X, y: cls(
         **PARAMS, solver="sgd", learning_rate_init=1.0).fit(X * 1e150, y),
 }
@@ -406,3 +408,21 @@ def test_feature_names_match_sklearn(multiclass_data):
         fm.predict(X)
     renamed = frame.rename(columns={"f0": "g0"})
     assert_same_error(lambda cls: fit(cls, frame, y).predict(renamed))
+
+
+@pytest.mark.parametrize("params", [{}, {"early_stopping": True}, {"solver": "lbfgs"}])
+def test_single_class_fits_like_sklearn(multiclass_data, params):
+    # scikit-learn fits a y of one class (a logistic output that learns to
+    # say "not the other class"); so does fastmlp, with the same weights.
+    pd = pytest.importorskip("pandas")
+    X, _ = multiclass_data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    y = pd.Series(np.full(len(X), "ant"))
+    sk, fm = fit_both(frame, y, **params)
+    assert_array_equal(fm.classes_, sk.classes_)
+    assert_array_equal(fm.predict(frame), np.full(len(X), "ant"))
+    assert_allclose(fm.predict_proba(frame), sk.predict_proba(frame), rtol=1e-6)
+    for a, b in zip(fm.coefs_ + fm.intercepts_, sk.coefs_ + sk.intercepts_):
+        assert_allclose(a, b, rtol=1e-6)
+    if params.get("early_stopping"):
+        assert fm.validation_scores_ == sk.validation_scores_

@@ -133,6 +133,7 @@ def test_lbfgs_converged_matches(any_classification_data, activation, weighted, 
         hidden_layer_sizes=(5,), max_iter=max_iter, random_state=0)
     assert sk.n_iter_ < max_iter, "the convergence test was not exercised"
     assert fm.n_iter_ == sk.n_iter_
+    assert type(fm.loss_) is type(sk.loss_)
     assert_allclose(fm.loss_, sk.loss_, rtol=RTOL, atol=0)
     assert fm_warnings == sk_warnings == []  # converged: no warning
     assert_same_attributes(sk, fm)
@@ -152,6 +153,7 @@ def test_lbfgs_stopped_at_max_iter_matches(any_classification_data, activation, 
         X, y, sample_weight=sample_weight, activation=activation,
         hidden_layer_sizes=(6, 4), max_iter=8, random_state=0)
     assert fm.n_iter_ == sk.n_iter_ == 8
+    assert type(fm.loss_) is type(sk.loss_)
     assert_allclose(fm.loss_, sk.loss_, rtol=RTOL, atol=0)
     assert_same_weights(sk, fm)
     assert_same_attributes(sk, fm)
@@ -167,6 +169,7 @@ def test_lbfgs_string_labels_match(string_label_data, numba_threads):
     X, y = string_label_data
     sk, fm, _ = fit_lbfgs_both(X, y, hidden_layer_sizes=(5,), max_iter=300, random_state=0)
     assert fm.n_iter_ == sk.n_iter_ < 300
+    assert type(fm.loss_) is type(sk.loss_)
     assert_allclose(fm.loss_, sk.loss_, rtol=RTOL, atol=0)
     assert_array_equal(fm.predict(X), sk.predict(X))
     assert fm.predict(X).dtype == sk.predict(X).dtype
@@ -179,6 +182,7 @@ def test_lbfgs_max_fun_matches(multiclass_data, max_fun, numba_threads):
     sk, fm, (sk_warnings, fm_warnings) = fit_lbfgs_both(
         X, y, max_fun=max_fun, hidden_layer_sizes=(5,), max_iter=100, random_state=0)
     assert fm.n_iter_ == sk.n_iter_ < 100
+    assert type(fm.loss_) is type(sk.loss_)
     assert_allclose(fm.loss_, sk.loss_, rtol=RTOL, atol=0)
     assert_same_weights(sk, fm)
     assert fm_warnings == sk_warnings
@@ -194,10 +198,12 @@ def test_lbfgs_warm_start_matches(any_classification_data, numba_threads):
         warnings.simplefilter("ignore", ConvergenceWarning)
         for est in (sk, fm):
             est.fit(X, y)
+        assert type(fm.loss_) is type(sk.loss_)
         assert_allclose(fm.loss_, sk.loss_, rtol=RTOL, atol=0)
         for est in (sk, fm):
             est.fit(X[::-1], y[::-1], sample_weight=weights_for(X))
     assert fm.n_iter_ == sk.n_iter_ == 5
+    assert type(fm.loss_) is type(sk.loss_)
     assert_allclose(fm.loss_, sk.loss_, rtol=RTOL, atol=0)
     assert_same_weights(sk, fm)
 
@@ -208,6 +214,7 @@ def test_lbfgs_parallel_matches(multiclass_data, numba_threads):
     sk, fm, _ = fit_lbfgs_both(X, y, hidden_layer_sizes=(64,), max_iter=10,
                                random_state=0)
     assert fm.n_iter_ == sk.n_iter_ == 10
+    assert type(fm.loss_) is type(sk.loss_)
     assert_allclose(fm.loss_, sk.loss_, rtol=RTOL, atol=0)
     assert_same_weights(sk, fm)
 

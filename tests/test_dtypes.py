@@ -13,6 +13,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 
+import naive
 from fastmlp import MLPClassifier
 
 PARAMS = dict(hidden_layer_sizes=(8, 5), batch_size=16, max_iter=5, random_state=0)
@@ -53,12 +54,31 @@ def test_integer_and_bool_input_becomes_float64(multiclass_data, dtype):
         assert_allclose(a, b, rtol=1e-6, atol=0)
 
 
-def test_float32_model_predicts_float64_input_in_float32(multiclass_data):
+def test_float64_input_to_float32_model_is_predicted_in_float64(multiclass_data):
+    # As in scikit-learn: float32 weights times float64 input gives float64,
+    # computed with the weights cast up (nothing of the input is cast down).
     X, y = multiclass_data
     est = fit(X.astype(np.float32), y)
+    sk = fit(X.astype(np.float32), y, estimator_class=SkMLPClassifier)
     proba = est.predict_proba(X)
-    assert proba.dtype == np.float32
-    assert_array_equal(proba, est.predict_proba(X.astype(np.float32)))
+    assert proba.dtype == sk.predict_proba(X).dtype == np.float64
+    assert est.predict_proba(X.astype(np.float32)).dtype == np.float32
+    coefs = [c.astype(np.float64) for c in est.coefs_]
+    intercepts = [b.astype(np.float64) for b in est.intercepts_]
+    expected = naive.forward(X, coefs, intercepts, "relu", "softmax")[-1]
+    assert_allclose(proba, expected, rtol=1e-12, atol=1e-15)
+    assert_array_equal(est.predict(X), est.classes_[expected.argmax(axis=1)])
+
+
+def test_float64_input_beyond_float32_range_gives_no_overflow(multiclass_data):
+    X, y = multiclass_data
+    est = fit(X.astype(np.float32), y)
+    X_big = X.copy()
+    X_big[0, 0] = 1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proba = est.predict_proba(X_big)
+    assert proba.dtype == np.float64 and np.isfinite(proba).all()
 
 
 def test_float32_fit_tracks_sklearn_float32(classification_data):

@@ -399,6 +399,7 @@ def test_lbfgs_stopped_at_max_iter_matches(regression_problem, activation, weigh
         X, y, sample_weight=sample_weight, loss=loss, activation=activation,
         hidden_layer_sizes=(5,), max_iter=15, random_state=0)
     assert fm.n_iter_ == sk.n_iter_ == 15
+    assert type(fm.loss_) is type(sk.loss_)
     assert_allclose(fm.loss_, sk.loss_, rtol=RTOL, atol=0)
     assert_same_weights(sk, fm)
     assert_same_attributes(sk, fm)
@@ -441,6 +442,7 @@ def test_lbfgs_converged_matches(regression_problem, activation, weighted, alpha
         hidden_layer_sizes=(5,), max_iter=max_iter, random_state=0)
     assert sk.n_iter_ < max_iter, "the convergence test was not exercised"
     assert fm.n_iter_ == sk.n_iter_
+    assert type(fm.loss_) is type(sk.loss_)
     assert_allclose(fm.loss_, sk.loss_, rtol=RTOL, atol=0)
     assert fm_warnings == sk_warnings == []  # converged: no warning
     assert_same_attributes(sk, fm)
@@ -455,6 +457,7 @@ def test_lbfgs_max_fun_matches(regression_problem, max_fun, numba_threads):
     sk, fm, (sk_warnings, fm_warnings) = fit_lbfgs_both(
         X, y, max_fun=max_fun, hidden_layer_sizes=(5,), max_iter=100, random_state=0)
     assert fm.n_iter_ == sk.n_iter_ < 100
+    assert type(fm.loss_) is type(sk.loss_)
     assert_allclose(fm.loss_, sk.loss_, rtol=RTOL, atol=0)
     assert_same_weights(sk, fm)
     assert fm_warnings == sk_warnings
@@ -469,6 +472,7 @@ def test_lbfgs_tol_matches(regression_problem, numba_threads):
     sk, fm, _ = fit_lbfgs_both(X, y, tol=5e-2, hidden_layer_sizes=(5,), max_iter=200,
                                random_state=0)
     assert fm.n_iter_ == sk.n_iter_ < 20
+    assert type(fm.loss_) is type(sk.loss_)
     assert_allclose(fm.loss_, sk.loss_, rtol=RTOL, atol=0)
     assert_same_weights(sk, fm)
 
@@ -480,6 +484,7 @@ def test_lbfgs_parallel_matches(regression_problem, numba_threads):
     sk, fm, _ = fit_lbfgs_both(X, y, hidden_layer_sizes=(64,), max_iter=15,
                                random_state=0)
     assert fm.n_iter_ == sk.n_iter_ == 15
+    assert type(fm.loss_) is type(sk.loss_)
     assert_allclose(fm.loss_, sk.loss_, rtol=RTOL, atol=0)
     assert_same_weights(sk, fm)
 
@@ -494,9 +499,11 @@ def test_lbfgs_warm_start_matches(regression_problem, numba_threads):
         warnings.simplefilter("ignore", ConvergenceWarning)
         for est in (sk, fm):
             est.fit(X, y)
+        assert type(fm.loss_) is type(sk.loss_)
         assert_allclose(fm.loss_, sk.loss_, rtol=RTOL, atol=0)
         for est in (sk, fm):
             est.fit(X, y, sample_weight=weights_for(X))
     assert fm.n_iter_ == sk.n_iter_ == 10
+    assert type(fm.loss_) is type(sk.loss_)
     assert_allclose(fm.loss_, sk.loss_, rtol=RTOL, atol=0)
     assert_same_weights(sk, fm)
