@@ -8,7 +8,7 @@ between consecutive runs add up to the epoch:
 2. ``gather + products``: then the BLAS matrix products of forward and backward
    (OpenBLAS's packing copies included), nothing else;
 3. ``gradient``: gather, forward and backward as the epoch runs them
-   (``raw_gradient_rows``); minus 2, the element-wise work: bias, activation,
+   (``backward.gradient_rows``); minus 2, the element-wise work: bias, activation,
    loss, derivatives, intercept sums;
 4. ``epoch``: the real one-call epoch kernel; minus 3, the optimizer update
    and the batch loop around it.
@@ -31,11 +31,14 @@ import numpy as np
 from numba import njit
 from threadpoolctl import threadpool_limits
 
-from fastmlp._kernels.backprop import layer_coefs, layer_rows, raw_gradient_rows
-from fastmlp._kernels.epoch import gather_rows
+from fastmlp._kernels.backward import gradient_rows
+from fastmlp._kernels.bundles import Rows
+from fastmlp._kernels.layout import block_rows, coefs_of
+from fastmlp._kernels.products import gather_rows
+from fastmlp._kernels.layout import DENSE, LayerSpec
 from fastmlp._optimizers import AdamOptimizer
 from fastmlp._threads import kernel_threads
-from fastmlp._trainer import Trainer, kernel_input
+from fastmlp._trainer import NO_DROPOUT, Trainer, kernel_data
 
 from .data import DATA_SOURCES, load
 from .measure import epoch_flops, gemm_peak
@@ -44,55 +47,54 @@ RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"
 
 
 @njit(nogil=True)
-def _gather_epoch(X, Y, order, batch_size, x_batch, y_batch):
+def _gather_epoch(X, Y, order, batch_size, ws):
     for start in range(0, order.shape[0] - batch_size + 1, batch_size):
-        rows = order[start:start + batch_size]
-        gather_rows(X, rows, x_batch)
-        gather_rows(Y, rows, y_batch)
+        ids = order[start:start + batch_size]
+        gather_rows(X, ids, ws.x_rows)
+        gather_rows(Y, ids, ws.y_rows)
 
 
 @njit(nogil=True)
-def _products_epoch(X, Y, order, x_batch, y_batch, params, raw_grad, layer_units,
-                    coef_offsets, unit_offsets, activations, deltas, capacity):
-    n_rows = x_batch.shape[0]
-    n_layers = layer_units.shape[0] - 1
-    for start in range(0, order.shape[0] - n_rows + 1, n_rows):
-        rows = order[start:start + n_rows]
-        gather_rows(X, rows, x_batch)
-        gather_rows(Y, rows, y_batch)
-        a_in = x_batch
-        for layer in range(n_layers):
-            a_out = layer_rows(activations, layer_units, unit_offsets, capacity, layer + 1,
-                               0, n_rows)
-            np.dot(a_in, layer_coefs(params, layer_units, coef_offsets, layer), a_out)
-            a_in = a_out
-        for layer in range(n_layers - 1, -1, -1):
-            delta = layer_rows(deltas, layer_units, unit_offsets, capacity, layer + 1, 0,
-                               n_rows)
-            a_in = x_batch if layer == 0 else layer_rows(
-                activations, layer_units, unit_offsets, capacity, layer, 0, n_rows)
-            np.dot(a_in.T, delta, layer_coefs(raw_grad, layer_units, coef_offsets, layer))
-            if layer > 0:
-                delta_in = layer_rows(deltas, layer_units, unit_offsets, capacity, layer, 0,
-                                      n_rows)
-                np.dot(delta, layer_coefs(params, layer_units, coef_offsets, layer).T,
-                       delta_in)
+def _products_epoch(net, params, X, Y, order, batch_size, ws, grad):
+    n_layers = net.layers.shape[0]
+    cap = ws.capacity
+    for start in range(0, order.shape[0] - batch_size + 1, batch_size):
+        ids = order[start:start + batch_size]
+        gather_rows(X, ids, ws.x_rows)
+        gather_rows(Y, ids, ws.y_rows)
+        for l in range(n_layers):
+            layer = net.layers[l]
+            out = block_rows(ws.outputs, layer.out_offset, layer.units, cap, 0, batch_size)
+            if l == 0:
+                np.dot(ws.x_rows, coefs_of(params, layer), out)
+            else:
+                below = net.layers[l - 1]
+                np.dot(block_rows(ws.outputs, below.out_offset, below.units, cap, 0,
+                                  batch_size), coefs_of(params, layer), out)
+        for l in range(n_layers - 1, -1, -1):
+            layer = net.layers[l]
+            delta = block_rows(ws.deltas, layer.delta_offset, layer.units, cap, 0, batch_size)
+            if l == 0:
+                np.dot(ws.x_rows.T, delta, coefs_of(grad, layer))
+            else:
+                below = net.layers[l - 1]
+                h = block_rows(ws.outputs, below.out_offset, below.units, cap, 0, batch_size)
+                np.dot(h.T, delta, coefs_of(grad, layer))
+                np.dot(delta, coefs_of(params, layer).T,
+                       block_rows(ws.deltas, below.delta_offset, below.units, cap, 0,
+                                  batch_size))
 
 
 @njit(nogil=True)
-def _gradient_epoch(X, x_sparse, Y, order, batch_size, params, raw_grad, layer_units,
-                    coef_offsets, intercept_offsets, unit_offsets, hidden_code,
-                    output_code, loss_code, eps, x_batch, y_batch, weight_batch,
-                    activations, preacts, deltas):
+def _gradient_epoch(net, params, data, order, batch_size, ws, grad):
     total = 0.0
     for start in range(0, order.shape[0] - batch_size + 1, batch_size):
-        rows = order[start:start + batch_size]
-        gather_rows(X, rows, x_batch)
-        gather_rows(Y, rows, y_batch)
-        loss, _ = raw_gradient_rows(
-            x_batch, x_sparse, y_batch, weight_batch, False, 0, params, raw_grad,
-            layer_units, coef_offsets, intercept_offsets, unit_offsets, hidden_code,
-            output_code, loss_code, eps, activations, preacts, deltas, batch_size)
+        ids = order[start:start + batch_size]
+        gather_rows(data.X, ids, ws.x_rows)
+        gather_rows(data.Y, ids, ws.y_rows)
+        rows = Rows(ids=ids, x=ws.x_rows[0:batch_size], y=ws.y_rows[0:batch_size],
+                    w=ws.w_rows[0:batch_size], n=batch_size, ws_row=0, position=start)
+        loss, _ = gradient_rows(net, params, data, rows, ws, grad, -1)
         total += loss
     return total
 
@@ -131,47 +133,43 @@ def measure_breakdown(X, y, hidden, activation, batch_size, repeats, seed=0):
     classes = np.unique(y)
     Y = (y[:, None] == classes[None, :]).astype(dtype)
     rng = np.random.RandomState(seed)
-    trainer = Trainer([X.shape[1], *hidden, len(classes)], dtype, activation, "softmax",
-                      "log_loss")
-    trainer.initialize(rng, 6.0)
+    specs = [LayerSpec(DENSE, activation, units, 1, False, False) for units in hidden]
+    specs.append(LayerSpec(DENSE, "softmax", len(classes), 1, False, False))
+    trainer = Trainer(X.shape[1], specs, dtype, "log_loss")
+    trainer.initialize(rng, [6.0] * len(specs))
+    layer_units = [X.shape[1], *hidden, len(classes)]
     n_batches = X.shape[0] // batch_size
     order = rng.permutation(X.shape[0])[:n_batches * batch_size].astype(np.int64)
-    _, x_sparse = kernel_input(X, dtype)
-    eps = float(np.finfo(dtype).eps)
+    data = kernel_data(X, dtype, Y)
     pieces = {}
     with kernel_threads(1):
-        ws = trainer._epoch_workspace_for(batch_size, X.shape[1], Y.shape[1], 1)
+        ws = trainer._workspace("breakdown", batch_size, n_features=X.shape[1],
+                                n_outputs=Y.shape[1])
         params = trainer.params.copy()
-        raw_grads = np.zeros((1, trainer.n_params), dtype=dtype)
-        layout = (trainer.layer_units, trainer.coef_offsets, trainer.intercept_offsets,
-                  trainer.unit_offsets)
-        codes = (trainer.hidden_code, trainer.output_code, trainer.loss_code)
+        grad = np.zeros(trainer.n_params, dtype=dtype)
+        net = trainer.network
 
         def gradient():
-            return _gradient_epoch(X, x_sparse, Y, order, batch_size, params, raw_grads[0],
-                                   *layout, *codes, eps, ws["x_batch"], ws["y_batch"],
-                                   ws["weight_batch"], ws["activations"], ws["preacts"],
-                                   ws["deltas"])
+            return _gradient_epoch(net, params, data, order, batch_size, ws, grad)
 
         # Real values in every workspace first, so no piece computes on garbage.
         gradient()
-        pieces["gather"] = _seconds(lambda: _gather_epoch(
-            X, Y, order, batch_size, ws["x_batch"], ws["y_batch"]), repeats)
+        pieces["gather"] = _seconds(lambda: _gather_epoch(X, Y, order, batch_size, ws),
+                                    repeats)
         pieces["gather_products"] = _seconds(lambda: _products_epoch(
-            X, Y, order, ws["x_batch"], ws["y_batch"], params, raw_grads[0],
-            trainer.layer_units, trainer.coef_offsets, trainer.unit_offsets,
-            ws["activations"], ws["deltas"], batch_size), repeats)
+            net, params, X, Y, order, batch_size, ws, grad), repeats)
         pieces["gradient"] = _seconds(gradient, repeats)
 
         def epoch():
             trainer.run_epoch(X, Y, None, order, batch_size, 1e-4,
-                              AdamOptimizer(trainer.n_params, dtype), n_jobs=1)
+                              AdamOptimizer(trainer.n_params, dtype), n_jobs=1,
+                              dropout_seed=NO_DROPOUT)
 
         pieces["epoch"] = _seconds(epoch, repeats)
     with threadpool_limits(1):
         peak = gemm_peak(dtype, 1024)
 
-    flops = epoch_flops(trainer.layer_units, n_batches * batch_size)
+    flops = epoch_flops(layer_units, n_batches * batch_size)
     median = {name: piece["median"] for name, piece in pieces.items()}
     derived = {
         "gather": median["gather"],
@@ -180,7 +178,7 @@ def measure_breakdown(X, y, hidden, activation, batch_size, repeats, seed=0):
         "update_and_loop": median["epoch"] - median["gradient"],
     }
     return {
-        "layer_units": [int(u) for u in trainer.layer_units],
+        "layer_units": [int(u) for u in layer_units],
         "activation": activation,
         "dtype": np.dtype(dtype).name,
         "batch_size": batch_size,

@@ -24,16 +24,36 @@ from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
+from ._kernels.activations import HIDDEN_ACTIVATIONS as ACTIVATION_TABLE_HIDDEN
+from ._kernels.layout import DENSE, LayerSpec
+from ._kernels.layout import MAXOUT as MAXOUT_KIND
 from ._optimizers import AdamOptimizer, SGDOptimizer
-from ._trainer import Trainer
+from ._trainer import NO_DROPOUT, Trainer
 
 _STOCHASTIC_SOLVERS = ["sgd", "adam"]
-# scikit-learn's four, then the ones fastmlp adds (formulas in
-# fastmlp/_kernels/activations.py).
-HIDDEN_ACTIVATIONS = {
-    "identity", "logistic", "tanh", "relu",
-    "leaky_relu", "elu", "swish", "gelu", "softplus",
-}
+# scikit-learn's four, the element-wise ones fastmlp adds (the table in
+# fastmlp/_kernels/activations.py), and the Maxout layer kind.
+MAXOUT = "maxout"
+HIDDEN_ACTIVATIONS = frozenset(ACTIVATION_TABLE_HIDDEN) | {MAXOUT}
+
+
+class _ActivationList(Options):
+    """A list or tuple of hidden activation names, one per hidden layer.
+
+    An ``Options`` subclass because scikit-learn's validation accepts only its
+    own constraint classes.
+    """
+
+    def __init__(self):
+        super().__init__(type=(list, tuple), options=HIDDEN_ACTIVATIONS)
+
+    def is_satisfied_by(self, val):
+        return (isinstance(val, (list, tuple)) and len(val) > 0
+                and all(isinstance(v, str) and v in HIDDEN_ACTIVATIONS for v in val))
+
+    def __str__(self):
+        names = ", ".join(repr(n) for n in sorted(HIDDEN_ACTIVATIONS))
+        return f"a list or tuple of names among {{{names}}}"
 
 
 class _Checkpoint:
@@ -121,7 +141,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions(HIDDEN_ACTIVATIONS)],
+        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS)), _ActivationList()],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
@@ -154,6 +174,9 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             Interval(Integral, 1, None, closed="left"),
             None,
         ],
+        "residual": ["boolean"],
+        "maxout_pieces": [Interval(Integral, 2, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
     }
 
     @abstractmethod
@@ -161,7 +184,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                  learning_rate, learning_rate_init, power_t, max_iter, loss, shuffle,
                  random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
                  early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-                 n_iter_no_change, max_fun, n_jobs=None):
+                 n_iter_no_change, max_fun, n_jobs=None, residual=False, maxout_pieces=2,
+                 dropout=0.0):
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
@@ -187,6 +211,9 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.n_jobs = n_jobs
+        self.residual = residual
+        self.maxout_pieces = maxout_pieces
+        self.dropout = dropout
 
     # ------------------------------------------------------------------ model state
 
@@ -196,9 +223,50 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             return "binary_log_loss"
         return self.loss
 
-    def _new_trainer(self, layer_units, dtype, params=None):
-        return Trainer(layer_units, dtype, self.activation, self.out_activation_,
-                       self._loss_name(), params=params)
+    def _hidden_activations(self, n_hidden):
+        """One activation name per hidden layer, from ``activation``."""
+        if isinstance(self.activation, str):
+            return [self.activation] * n_hidden
+        activations = list(self.activation)
+        if len(activations) != n_hidden:
+            raise ValueError(
+                f"activation has {len(activations)} entries but hidden_layer_sizes has "
+                f"{n_hidden} layers; give one activation per hidden layer."
+            )
+        return activations
+
+    def _layer_specs(self, hidden_layer_sizes):
+        """The network the parameters ask for: one LayerSpec per weight layer."""
+        specs = []
+        for units, name in zip(hidden_layer_sizes,
+                               self._hidden_activations(len(hidden_layer_sizes))):
+            is_maxout = name == MAXOUT
+            specs.append(LayerSpec(
+                kind=MAXOUT_KIND if is_maxout else DENSE, activation=name, units=units,
+                pieces=self.maxout_pieces if is_maxout else 1,
+                residual=bool(self.residual), dropout=self.dropout > 0))
+        specs.append(LayerSpec(kind=DENSE, activation=self.out_activation_,
+                               units=self.n_outputs_, pieces=1, residual=False,
+                               dropout=False))
+        return specs
+
+    def _init_factors(self, specs):
+        """Glorot factor per weight layer: 2 for logistic layers, 6 otherwise.
+
+        scikit-learn picks one factor from its single ``activation`` for every
+        layer, the output layer included; with one activation per layer, the
+        output layer takes the last hidden layer's.
+        """
+        factors = [2.0 if spec.activation == "logistic" else 6.0 for spec in specs[:-1]]
+        if isinstance(self.activation, str) or not factors:
+            last = 2.0 if self.activation == "logistic" else 6.0
+        else:
+            last = factors[-1]
+        return factors + [last]
+
+    def _new_trainer(self, n_features, specs, dtype, params=None):
+        return Trainer(n_features, specs, dtype, self._loss_name(),
+                       dropout_rate=self.dropout, params=params)
 
     def _link_to_trainer(self, trainer):
         """Make ``coefs_`` and ``intercepts_`` views into ``trainer``'s buffer."""
@@ -245,12 +313,16 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         """
         if self._trainer_in_sync():
             return self._trainer
-        layer_units = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
+        specs = getattr(self, "_specs", None)
+        if specs is None:
+            # Fitted before the network was recorded: one shared activation.
+            specs = self._layer_specs([c.shape[1] for c in self.coefs_[:-1]])
         dtype = np.result_type(*self.coefs_)
         packed = np.concatenate(
             [np.ravel(c) for c in self.coefs_] + [np.ravel(b) for b in self.intercepts_]
         )
-        return self._new_trainer(layer_units, dtype, params=packed)
+        return Trainer(self.coefs_[0].shape[0], specs, dtype, self._loss_name(),
+                       dropout_rate=getattr(self, "_dropout_rate", 0.0), params=packed)
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -285,9 +357,11 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._output_activation()
 
-        trainer = self._new_trainer(layer_units, dtype)
-        factor = 2.0 if self.activation == "logistic" else 6.0
-        trainer.initialize(self._random_state, factor)
+        specs = self._layer_specs(layer_units[1:-1])
+        trainer = self._new_trainer(layer_units[0], specs, dtype)
+        trainer.initialize(self._random_state, self._init_factors(specs))
+        self._specs = trainer.specs
+        self._dropout_rate = trainer.dropout_rate
         self._link_to_trainer(trainer)
         self._best_params = trainer.params.copy()
 
@@ -309,6 +383,13 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden_layer_sizes = _checked_hidden_layer_sizes(self.hidden_layer_sizes)
+        self._hidden_activations(len(hidden_layer_sizes))
+        if self.dropout > 0 and self.solver == "lbfgs":
+            raise ValueError(
+                "dropout is only available with the stochastic solvers ('sgd', "
+                "'adam'): L-BFGS needs a deterministic loss. Use dropout=0.0 or "
+                "another solver."
+            )
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -332,8 +413,10 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
 
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
-        elif not self._trainer_in_sync():
-            self._link_to_trainer(self._trainer_from_attributes())
+        else:
+            if not self._trainer_in_sync():
+                self._link_to_trainer(self._trainer_from_attributes())
+            self._continue_with_current_network(hidden_layer_sizes)
 
         # Kernels run in the parameters' dtype on C-contiguous arrays.
         dtype = self._trainer.dtype
@@ -353,6 +436,23 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                 " contain large values and need to be preprocessed."
             )
         return self
+
+    def _continue_with_current_network(self, hidden_layer_sizes):
+        """Before a warm-started or partial fit, adopt parameter changes that
+        keep the weights' shapes (activations, residual, dropout)."""
+        specs = tuple(self._layer_specs(hidden_layer_sizes))
+        trainer = self._trainer
+        if specs == trainer.specs and self.dropout == trainer.dropout_rate:
+            return
+        if [s.units * s.pieces for s in specs] != [s.units * s.pieces for s in trainer.specs]:
+            raise ValueError(
+                "The network's shape changed since the last fit (hidden_layer_sizes, "
+                "activation or maxout_pieces); fit it anew with warm_start=False."
+            )
+        self._link_to_trainer(self._new_trainer(trainer.n_features, specs, trainer.dtype,
+                                                params=trainer.params))
+        self._specs = self._trainer.specs
+        self._dropout_rate = self._trainer.dropout_rate
 
     def _fit_lbfgs(self, X, Y, sample_weight):
         """Minimise the penalised loss over the flat buffer with scipy's L-BFGS-B."""
@@ -451,7 +551,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                 order = np.ascontiguousarray(train_idx[sample_idx], dtype=np.int64)
                 summed_loss = trainer.run_epoch(
                     X, Y, sample_weight, order, batch_size, self.alpha, optimizer,
-                    n_jobs=self.n_jobs,
+                    n_jobs=self.n_jobs, dropout_seed=self._dropout_seed(trainer),
                 )
 
                 self.n_iter_ += 1
@@ -505,6 +605,13 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
 
         if early_stopping:
             trainer.params[:] = self._best_params
+
+    def _dropout_seed(self, trainer):
+        """This epoch's dropout seed, drawn from the random state only when
+        some layer drops units (so fits without dropout draw as scikit-learn)."""
+        if not trainer.has_dropout:
+            return NO_DROPOUT
+        return int(self._random_state.randint(np.iinfo(np.int64).max, dtype=np.int64))
 
     def _update_no_improvement_count(self, early_stopping, X_val, y_val, sample_weight_val):
         if early_stopping:

@@ -27,11 +27,13 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     ----------
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of neurons in the ith hidden layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', 'elu', \
-            'swish', 'gelu', 'softplus'}, default='relu'
-        Activation function of the hidden layers: scikit-learn's four, plus
-        leaky_relu (slope 0.01), elu (alpha 1), swish (``z * sigmoid(z)``),
-        gelu (exact form, ``z * Phi(z)``) and softplus (``log(1 + exp(z))``).
+    activation : str or list of str, default='relu'
+        Activation of the hidden layers, one name for all of them or a list
+        with one name per hidden layer. Names: scikit-learn's 'identity',
+        'logistic', 'tanh' and 'relu', plus 'leaky_relu' (slope 0.01), 'elu'
+        (alpha 1), 'swish' (``z * sigmoid(z)``), 'gelu' (exact form,
+        ``z * Phi(z)``), 'softplus' (``log(1 + exp(z))``) and 'maxout' (each
+        unit the maximum of ``maxout_pieces`` affine pieces).
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         Weight optimiser.
     alpha : float, default=0.0001
@@ -85,6 +87,19 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         threads, -1 for all cores, ``-k`` for all but ``k - 1``; never more
         than ``NUMBA_NUM_THREADS``. BLAS runs single-threaded inside the
         kernels either way.
+    residual : bool, default=False
+        Give each hidden layer whose input is as wide as its output a skip
+        connection: ``h_next = f(h W + b) + h``. Other layers stay plain.
+    maxout_pieces : int, default=2
+        Affine pieces per unit of a 'maxout' layer (at least 2). Its
+        ``coefs_[l]`` has shape ``(fan_in, units * maxout_pieces)``; the pieces
+        of unit ``j`` are columns ``j * maxout_pieces + k``.
+    dropout : float, default=0.0
+        Probability, in [0, 1), of zeroing each hidden unit's output during
+        training; kept units are scaled by ``1 / (1 - dropout)`` (inverted
+        dropout) and prediction uses every unit unscaled. Masks are drawn
+        from ``random_state``, the same whatever the thread count. Not
+        available with ``solver='lbfgs'``.
 
     Attributes
     ----------
@@ -156,6 +171,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         n_iter_no_change=10,
         max_fun=15000,
         n_jobs=None,
+        residual=False,
+        maxout_pieces=2,
+        dropout=0.0,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -183,6 +201,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             n_iter_no_change=n_iter_no_change,
             max_fun=max_fun,
             n_jobs=n_jobs,
+            residual=residual,
+            maxout_pieces=maxout_pieces,
+            dropout=dropout,
         )
 
     def _output_activation(self):

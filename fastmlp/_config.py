@@ -1,43 +1,10 @@
 """Run-time codes and tunables shared by the estimator, trainer and kernels.
 
-Kernels receive activations, losses and solvers as small integer codes rather
-than as Python callables, so one compiled specialisation per dtype serves every
-network configuration.
+Kernels receive losses and solvers as small integer codes rather than as
+Python callables, so one compiled specialisation per dtype serves every network
+configuration (activation codes are rows of the table in
+``fastmlp/_kernels/activations.py``).
 """
-
-# Activation codes. Hidden layers use scikit-learn's four and the five added
-# ones; SOFTMAX and EXP only appear as output activations.
-IDENTITY = 0
-LOGISTIC = 1
-TANH = 2
-RELU = 3
-SOFTMAX = 4
-EXP = 5
-LEAKY_RELU = 6
-ELU = 7
-SWISH = 8
-GELU = 9
-SOFTPLUS = 10
-
-# Hidden activations whose derivative needs z itself (kept in a workspace).
-PREACTIVATION_CODES = (SWISH, GELU)
-
-# Slope of leaky_relu for negative inputs.
-LEAKY_RELU_SLOPE = 0.01
-
-ACTIVATION_CODES = {
-    "identity": IDENTITY,
-    "logistic": LOGISTIC,
-    "tanh": TANH,
-    "relu": RELU,
-    "softmax": SOFTMAX,
-    "exp": EXP,
-    "leaky_relu": LEAKY_RELU,
-    "elu": ELU,
-    "swish": SWISH,
-    "gelu": GELU,
-    "softplus": SOFTPLUS,
-}
 
 # Loss codes, named as scikit-learn's LOSS_FUNCTIONS keys.
 SQUARED_ERROR = 0

@@ -5,7 +5,9 @@ Definitions follow scikit-learn's ``neural_network/_base.py`` and
 speed and without any fastmlp code:
 
 - layer ``l``: ``z = a_prev @ coefs[l] + intercepts[l]``, ``a = f(z)``, with the
-  hidden activation for every layer but the last and the output activation last;
+  hidden activation for every layer but the last and the output activation last
+  (and fastmlp's additions: one activation per layer, Maxout layers, skip
+  connections and dropout masks; see the network section);
 - loss: the (weighted) mean data loss plus ``0.5 * alpha * sum ||coefs||**2 / W``
   where ``W`` is the sum of the sample weights (the row count without weights);
 - output error: ``delta = w * (a_out - y)`` (exact for the canonical pairs
@@ -147,47 +149,101 @@ LOSSES = {
 }
 
 # ------------------------------------------------------------------- network
+#
+# Hidden layer ``k`` maps ``h_k`` to ``h_{k+1} = m_k * g_k + [h_k]``: ``g_k = f(z_k)``
+# with ``z_k = h_k @ coefs[k] + intercepts[k]``, or for Maxout
+# ``g_k[:, j] = max_p z_k[:, j * pieces + p]``; ``m_k`` the dropout mask (ones
+# without dropout); ``[h_k]`` the skip connection, present when ``residual``
+# and the widths of ``h_k`` and ``h_{k+1}`` agree.
 
 
-def forward(X, coefs, intercepts, hidden_activation, output_activation):
-    """Activations of every layer, input included.
+def hidden_names(hidden_activation, n_hidden):
+    """One activation name per hidden layer."""
+    if isinstance(hidden_activation, str):
+        return [hidden_activation] * n_hidden
+    assert len(hidden_activation) == n_hidden
+    return list(hidden_activation)
+
+
+def _branch(z, name, pieces):
+    if name == "maxout":
+        return z.reshape(z.shape[0], -1, pieces).max(axis=2)
+    return ACTIVATIONS[name](z)
+
+
+def _has_skip(residual, h_in, h_out):
+    return residual and h_in.shape[1] == h_out.shape[1]
+
+
+def forward_with_preactivations(X, coefs, intercepts, hidden_activation, output_activation,
+                                residual=False, pieces=2, masks=None):
+    """Outputs ``h`` of every layer (``h[0] = X``) and pre-activations ``z``."""
+    n_hidden = len(coefs) - 1
+    names = hidden_names(hidden_activation, n_hidden)
+    hs, zs = [X], []
+    for k in range(n_hidden):
+        z = hs[-1] @ coefs[k] + intercepts[k]
+        g = _branch(z, names[k], pieces)
+        h = g if masks is None else g * masks[k]
+        if _has_skip(residual, hs[-1], h):
+            h = h + hs[-1]
+        zs.append(z)
+        hs.append(h)
+    z = hs[-1] @ coefs[-1] + intercepts[-1]
+    zs.append(z)
+    hs.append(ACTIVATIONS[output_activation](z))
+    return hs, zs
+
+
+def forward(X, coefs, intercepts, hidden_activation, output_activation, residual=False,
+            pieces=2, masks=None):
+    """Outputs of every layer, input included.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
     coefs : list of ndarray of shape (fan_in, fan_out)
     intercepts : list of ndarray of shape (fan_out,)
-    hidden_activation, output_activation : str
-        Keys of :data:`ACTIVATIONS`.
+    hidden_activation : str or list of str
+        Keys of :data:`ACTIVATIONS`, or 'maxout'; one for all or one per layer.
+    output_activation : str
+    residual : bool
+    pieces : int
+        Pieces per Maxout unit.
+    masks : list of ndarray of shape (n_samples, units), optional
+        Dropout mask of each hidden layer.
 
     Returns
     -------
-    activations : list of ndarray
-        ``activations[0]`` is ``X``; ``activations[-1]`` the network's output.
+    outputs : list of ndarray
+        ``outputs[0]`` is ``X``; ``outputs[-1]`` the network's output.
     """
-    activations = [X]
-    n_weight_layers = len(coefs)
-    for layer in range(n_weight_layers):
-        z = activations[-1] @ coefs[layer] + intercepts[layer]
-        last = layer == n_weight_layers - 1
-        f = ACTIVATIONS[output_activation if last else hidden_activation]
-        activations.append(f(z))
-    return activations
+    return forward_with_preactivations(X, coefs, intercepts, hidden_activation,
+                                       output_activation, residual, pieces, masks)[0]
 
 
-def pre_activations(X, coefs, intercepts, hidden_activation):
-    """Pre-activations ``z`` of every hidden layer (to keep relu off its kink)."""
-    zs = []
-    a = X
-    for coef, intercept in zip(coefs[:-1], intercepts[:-1]):
-        z = a @ coef + intercept
-        zs.append(z)
-        a = ACTIVATIONS[hidden_activation](z)
-    return zs
+def pre_activations(X, coefs, intercepts, hidden_activation, residual=False, pieces=2):
+    """Pre-activations ``z`` of every hidden layer (to keep kinks out of reach)."""
+    return forward_with_preactivations(X, coefs, intercepts, hidden_activation, "identity",
+                                       residual, pieces)[1][:-1]
+
+
+def _error_at_z(delta, z, name, pieces):
+    """Error at the pre-activation from the error at the branch ``g``."""
+    if name != "maxout":
+        return delta * DERIVATIVES[name](z)
+    n, width = z.shape
+    grouped = z.reshape(n, width // pieces, pieces)
+    winner = grouped.argmax(axis=2)  # the first largest piece
+    out = np.zeros_like(grouped)
+    rows, units = np.meshgrid(np.arange(n), np.arange(width // pieces), indexing="ij")
+    out[rows, units, winner] = delta
+    return out.reshape(n, width)
 
 
 def loss_and_gradient(X, Y, coefs, intercepts, hidden_activation, output_activation,
-                      loss, alpha=0.0, sample_weight=None):
+                      loss, alpha=0.0, sample_weight=None, residual=False, pieces=2,
+                      masks=None):
     """Penalised loss and its gradient with respect to every coef and intercept.
 
     Parameters
@@ -195,12 +251,13 @@ def loss_and_gradient(X, Y, coefs, intercepts, hidden_activation, output_activat
     X : ndarray of shape (n_samples, n_features)
     Y : ndarray of shape (n_samples, n_outputs)
     coefs, intercepts : list of ndarray
-    hidden_activation, output_activation : str
+    hidden_activation, output_activation : see :func:`forward`
     loss : str
         Key of :data:`LOSSES`.
     alpha : float
         L2 penalty.
     sample_weight : ndarray of shape (n_samples,) or None
+    residual, pieces, masks : see :func:`forward`
 
     Returns
     -------
@@ -208,8 +265,9 @@ def loss_and_gradient(X, Y, coefs, intercepts, hidden_activation, output_activat
     coef_grads : list of ndarray, shapes of ``coefs``
     intercept_grads : list of ndarray, shapes of ``intercepts``
     """
-    activations = forward(X, coefs, intercepts, hidden_activation, output_activation)
-    zs = pre_activations(X, coefs, intercepts, hidden_activation)
+    hs, zs = forward_with_preactivations(X, coefs, intercepts, hidden_activation,
+                                         output_activation, residual, pieces, masks)
+    names = hidden_names(hidden_activation, len(coefs) - 1)
     if sample_weight is None:
         weight_sum = X.shape[0]
         row_weight = np.ones((X.shape[0], 1))
@@ -217,20 +275,62 @@ def loss_and_gradient(X, Y, coefs, intercepts, hidden_activation, output_activat
         weight_sum = sample_weight.sum()
         row_weight = sample_weight.reshape(-1, 1)
 
-    value = LOSSES[loss](Y, activations[-1], sample_weight)
+    value = LOSSES[loss](Y, hs[-1], sample_weight)
     value += 0.5 * alpha * sum(np.sum(c**2) for c in coefs) / weight_sum
 
     n_weight_layers = len(coefs)
     coef_grads = [None] * n_weight_layers
     intercept_grads = [None] * n_weight_layers
-    delta = (activations[-1] - Y) * row_weight
+    delta_z = (hs[-1] - Y) * row_weight
+    delta_out = None  # error at the current layer's output h_{l+1}
     for layer in range(n_weight_layers - 1, -1, -1):
-        a_prev = activations[layer]
-        coef_grads[layer] = (a_prev.T @ delta + alpha * coefs[layer]) / weight_sum
-        intercept_grads[layer] = delta.sum(axis=0) / weight_sum
-        if layer > 0:
-            delta = (delta @ coefs[layer].T) * DERIVATIVES[hidden_activation](zs[layer - 1])
+        coef_grads[layer] = (hs[layer].T @ delta_z + alpha * coefs[layer]) / weight_sum
+        intercept_grads[layer] = delta_z.sum(axis=0) / weight_sum
+        if layer == 0:
+            break
+        delta_in = delta_z @ coefs[layer].T
+        if layer < n_weight_layers - 1 and _has_skip(residual, hs[layer], hs[layer + 1]):
+            delta_in = delta_in + delta_out
+        k = layer - 1  # the hidden layer that produced hs[layer]
+        delta_g = delta_in if masks is None else delta_in * masks[k]
+        delta_out = delta_in
+        delta_z = _error_at_z(delta_g, zs[k], names[k], pieces)
     return value, coef_grads, intercept_grads
+
+
+# --------------------------------------------------------------------- dropout
+
+_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+
+
+def _uniform(seed, counters):
+    """SplitMix64 of ``seed + (counter + 1) * golden``, top 53 bits as [0, 1)."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + (counters.astype(np.uint64) + np.uint64(1)) * _GOLDEN_GAMMA
+        z = (z ^ (z >> np.uint64(30))) * _MIX_1
+        z = (z ^ (z >> np.uint64(27))) * _MIX_2
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / 2.0**53
+
+
+def dropout_masks(seed, rate, positions, hidden_units, dtype=np.float64):
+    """Masks of every hidden layer for rows at ``positions`` of the visiting order.
+
+    Unit ``j`` of layer ``k`` at position ``r`` is kept when
+    ``uniform(seed, r * sum(hidden_units) + sum(hidden_units[:k]) + j) >= rate``,
+    and a kept unit is scaled by ``1 / (1 - rate)``.
+    """
+    positions = np.asarray(positions, dtype=np.int64).reshape(-1, 1)
+    stride = sum(hidden_units)
+    masks, base = [], 0
+    for units in hidden_units:
+        counters = positions * stride + base + np.arange(units)
+        keep = _uniform(seed, counters) >= rate
+        masks.append(np.where(keep, dtype(1.0 / (1.0 - rate)), dtype(0.0)).astype(dtype))
+        base += units
+    return masks
 
 
 # ------------------------------------------------------------- flat layout
@@ -241,14 +341,19 @@ def pack(coefs, intercepts):
     return np.concatenate([np.ravel(c) for c in coefs] + [np.ravel(b) for b in intercepts])
 
 
-def unpack(flat, layer_units):
-    """Inverse of :func:`pack` for a network with ``layer_units``."""
+def unpack(flat, layer_units, widths=None):
+    """Inverse of :func:`pack` for a network with ``layer_units``.
+
+    ``widths`` gives each weight layer's number of columns when it differs
+    from its units (Maxout: ``units * pieces``).
+    """
     coefs, intercepts = [], []
     start = 0
-    for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+    widths = layer_units[1:] if widths is None else widths
+    for fan_in, fan_out in zip(layer_units[:-1], widths):
         coefs.append(flat[start:start + fan_in * fan_out].reshape(fan_in, fan_out))
         start += fan_in * fan_out
-    for fan_out in layer_units[1:]:
+    for fan_out in widths:
         intercepts.append(flat[start:start + fan_out])
         start += fan_out
     assert start == flat.shape[0]

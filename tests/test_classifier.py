@@ -182,9 +182,11 @@ def test_get_params_and_clone_match_sklearn():
     params = dict(hidden_layer_sizes=(4, 3), activation="tanh", solver="sgd", alpha=0.1,
                   batch_size=10, learning_rate="adaptive", momentum=0.5, random_state=2)
     fm = MLPClassifier(**params)
-    # fastmlp's one addition to the signature is n_jobs (thread policy).
-    assert fm.get_params() == {**SkMLPClassifier(**params).get_params(), "n_jobs": None}
-    assert MLPClassifier().get_params() == {**SkMLPClassifier().get_params(), "n_jobs": None}
+    # fastmlp's additions to the signature, after scikit-learn's: the thread
+    # policy and the layer options, whose defaults are scikit-learn's network.
+    additions = {"n_jobs": None, "residual": False, "maxout_pieces": 2, "dropout": 0.0}
+    assert fm.get_params() == {**SkMLPClassifier(**params).get_params(), **additions}
+    assert MLPClassifier().get_params() == {**SkMLPClassifier().get_params(), **additions}
     cloned = clone(fm)
     assert cloned is not fm and cloned.get_params() == fm.get_params()
 
@@ -312,10 +314,12 @@ def assert_same_error(call):
 
 
 def with_fastmlp_activations(message):
-    """scikit-learn's message, listing the hidden activations fastmlp adds too."""
+    """scikit-learn's message, with the activations fastmlp adds and its
+    per-layer list form."""
     sklearn_options = "{'identity', 'logistic', 'relu', 'tanh'}"
     ours = "{" + ", ".join(repr(a) for a in sorted(HIDDEN_ACTIVATIONS)) + "}"
-    return message.replace(sklearn_options, ours)
+    return message.replace(sklearn_options,
+                           f"{ours} or a list or tuple of names among {ours}")
 
 
 def normalise_sets(message):

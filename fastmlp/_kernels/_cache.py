@@ -4,8 +4,9 @@ Numba stamps a cached function with the hash of its own file only, so a kernel
 that inlines a helper from a sibling module keeps running stale machine code
 after that helper changes (an editable install, a development checkout). The
 locators installed here stamp each kernel with a hash of every source file of
-``fastmlp/_kernels`` and ``fastmlp/_config.py`` instead. Only functions defined
-in those files are affected; if Numba's internals change shape, the stock
+``fastmlp/_kernels``, ``fastmlp/_optimizers`` (the step rules) and
+``fastmlp/_config.py`` instead. Only functions defined in those files are
+affected; if Numba's internals change shape, the stock
 locators are left untouched.
 """
 
@@ -14,12 +15,17 @@ import hashlib
 import os
 
 KERNEL_DIR = os.path.dirname(os.path.abspath(__file__))
+OPTIMIZER_DIR = os.path.join(os.path.dirname(KERNEL_DIR), "_optimizers")
+SOURCE_DIRS = (KERNEL_DIR, OPTIMIZER_DIR)
 CONFIG_FILE = os.path.join(os.path.dirname(KERNEL_DIR), "_config.py")
 
 
 def _kernel_sources():
-    names = sorted(f for f in os.listdir(KERNEL_DIR) if f.endswith(".py"))
-    return [os.path.join(KERNEL_DIR, f) for f in names] + [CONFIG_FILE]
+    paths = []
+    for directory in SOURCE_DIRS:
+        names = sorted(f for f in os.listdir(directory) if f.endswith(".py"))
+        paths += [os.path.join(directory, f) for f in names]
+    return paths + [CONFIG_FILE]
 
 
 @functools.lru_cache(maxsize=8)
@@ -40,7 +46,7 @@ def kernel_source_stamp():
 
 
 def _is_kernel_file(py_file):
-    return os.path.dirname(os.path.abspath(py_file)) == KERNEL_DIR
+    return os.path.dirname(os.path.abspath(py_file)) in SOURCE_DIRS
 
 
 def _package_stamped(base):

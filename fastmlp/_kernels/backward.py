@@ -1,0 +1,134 @@
+"""Backward pass of a block of rows through the layer records.
+
+From the error at the network's output, each layer (last to first) turns the
+error at its output ``h_{l+1}`` into the error at its pre-activation ``z``
+(dropout mask, then the activation's derivative from the table, or the Maxout
+argmax), writes its coefficient and intercept gradients, and passes
+``delta_z W.T`` (plus the error at its output, for a skip connection) down to
+the layer below. Nothing here allocates array memory.
+"""
+
+import numpy as np
+from numba import njit
+
+from .activations import backpropagate
+from .forward import add_into, forward_rows, layer_mask, layer_output, layer_stored, scale_into
+from .layout import MAXOUT, STORED_NONE, block_rows, coefs_of, intercepts_of
+from .losses import output_error, weighted_data_loss
+from .products import input_transpose_times, sum_columns
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def error_at_output(ws, layer, rows):
+    """This block's rows of the error at the layer's output ``h_{l+1}``."""
+    return block_rows(ws.deltas, layer.delta_offset, layer.units, ws.capacity, rows.ws_row,
+                      rows.n)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def error_at_preactivation(ws, layer, rows):
+    """This block's rows of the error at the layer's ``z`` (may alias its output error)."""
+    return block_rows(ws.deltas, layer.delta_z_offset, layer.units * layer.pieces,
+                      ws.capacity, rows.ws_row, rows.n)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def route_to_max_piece(z, delta, mask, masked, pieces, n_rows, delta_z):
+    """Maxout's derivative: each unit's error (times its dropout mask when
+    ``masked``) goes to its first largest piece; the other pieces get zero."""
+    units = delta.shape[1]
+    for i in range(n_rows):
+        for j in range(units):
+            best_k = 0
+            best = z[i, j * pieces]
+            for k in range(pieces):
+                delta_z[i, j * pieces + k] = 0.0
+                v = z[i, j * pieces + k]
+                if v > best:
+                    best = v
+                    best_k = k
+            d = delta[i, j] * mask[i, j] if masked else delta[i, j]
+            delta_z[i, j * pieces + best_k] = d
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def hidden_error_at_z(net, ws, layer, rows, dropout_seed):
+    """Turn a hidden layer's output error into its pre-activation error."""
+    n = rows.n
+    delta = error_at_output(ws, layer, rows)
+    delta_z = error_at_preactivation(ws, layer, rows)
+    masked = layer.dropout and dropout_seed >= 0
+    if layer.kind == MAXOUT:
+        mask = layer_mask(ws, layer, rows) if masked else delta
+        route_to_max_piece(layer_stored(ws, layer, rows), delta, mask, masked,
+                           layer.pieces, n, delta_z)
+        return
+    source = delta
+    if masked:
+        scale_into(delta, layer_mask(ws, layer, rows), n, delta_z)
+        source = delta_z
+    if layer.stored == STORED_NONE:
+        backpropagate(layer.activation, source, layer_output(ws, layer, rows), n, delta_z)
+    else:
+        backpropagate(layer.activation, source, layer_stored(ws, layer, rows), n, delta_z)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def backward_rows(net, params, data, rows, ws, grad, dropout_seed):
+    """Back-propagate a block's output error; writes the block's raw gradient.
+
+    Expects :func:`forward_rows` to have run on the same block with the same
+    ``dropout_seed`` and the error at the output pre-activation in the last
+    layer's ``deltas`` block. Writes ``h_l.T @ delta_z`` for each coefficient
+    matrix and ``sum(delta_z, axis=0)`` for each intercept vector into ``grad``
+    (unnormalised: see ``update.finalize_gradient``).
+    """
+    n = rows.n
+    n_layers = net.layers.shape[0]
+    for l in range(n_layers - 1, -1, -1):
+        layer = net.layers[l]
+        if l < n_layers - 1:
+            hidden_error_at_z(net, ws, layer, rows, dropout_seed)
+        delta_z = error_at_preactivation(ws, layer, rows)
+        coef_grad = coefs_of(grad, layer)
+        if l == 0:
+            input_transpose_times(data, rows, delta_z, coef_grad)
+        else:
+            np.dot(layer_output(ws, net.layers[l - 1], rows).T, delta_z, coef_grad)
+        sum_columns(delta_z, n, intercepts_of(grad, layer))
+        if l > 0:
+            below = error_at_output(ws, net.layers[l - 1], rows)
+            np.dot(delta_z, coefs_of(params, layer).T, below)
+            if layer.residual:
+                add_into(error_at_output(ws, layer, rows), n, below)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def gradient_rows(net, params, data, rows, ws, grad, dropout_seed):
+    """Forward pass, loss and backward pass of a block of rows.
+
+    Parameters
+    ----------
+    net : Network
+    params : ndarray of shape (n_params,)
+    data : Data
+    rows : Rows
+        The block, with its targets ``rows.y`` and weights ``rows.w``.
+    ws : Workspace
+    grad : ndarray of shape (n_params,)
+        Overwritten with the block's unnormalised gradient.
+    dropout_seed : int
+        Negative for no dropout.
+
+    Returns
+    -------
+    loss_sum, weight_sum : float
+        Weighted sum of the rows' data losses, and of their weights.
+    """
+    y_pred = forward_rows(net, params, data, rows, ws, dropout_seed)
+    loss_sum, weight_sum = weighted_data_loss(net.loss, y_pred, rows.y, rows.w,
+                                              data.has_weight, net.eps)
+    last = net.layers[net.layers.shape[0] - 1]
+    output_error(y_pred, rows.y, rows.w, data.has_weight, error_at_output(ws, last, rows))
+    backward_rows(net, params, data, rows, ws, grad, dropout_seed)
+    return loss_sum, weight_sum

@@ -1,0 +1,146 @@
+"""Forward pass of a block of rows through the layer records.
+
+Layer by layer (see ``layout``): the product ``h_l W`` goes straight into the
+block the layer's backward pass reads (its output, or its ``stored`` block),
+then the bias and activation are applied in one fused loop (or the Maxout
+reduction), then the dropout mask and the skip connection. Each step touches
+only the block's own workspace rows. Nothing here allocates array memory.
+"""
+
+import numpy as np
+from numba import njit
+
+from .activations import IDENTITY, activate
+from .dropout import fill_mask
+from .layout import (
+    MAXOUT,
+    STORED_BRANCH,
+    STORED_INPUT,
+    STORED_NONE,
+    block_rows,
+    coefs_of,
+    intercepts_of,
+)
+from .products import add_input, input_times
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def layer_output(ws, layer, rows):
+    """This block's rows of ``h_{l+1}``, the layer's output."""
+    return block_rows(ws.outputs, layer.out_offset, layer.units, ws.capacity, rows.ws_row,
+                      rows.n)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def layer_stored(ws, layer, rows):
+    """This block's rows of what the layer stores for its backward pass."""
+    width = layer.units * layer.pieces if layer.stored == STORED_INPUT else layer.units
+    return block_rows(ws.stored, layer.stored_offset, width, ws.capacity, rows.ws_row,
+                      rows.n)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def layer_mask(ws, layer, rows):
+    """This block's rows of the layer's dropout mask."""
+    return block_rows(ws.masks, layer.mask_offset, layer.units, ws.capacity, rows.ws_row,
+                      rows.n)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def max_of_pieces(z, pieces, n_rows, out):
+    """``out[i, j] = max_k z[i, j * pieces + k]`` (the Maxout unit)."""
+    units = out.shape[1]
+    for i in range(n_rows):
+        for j in range(units):
+            best = z[i, j * pieces]
+            for k in range(1, pieces):
+                v = z[i, j * pieces + k]
+                if v > best:
+                    best = v
+            out[i, j] = best
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def scale_into(source, mask, n_rows, out):
+    """``out = source * mask`` on the first ``n_rows`` rows."""
+    units = out.shape[1]
+    for i in range(n_rows):
+        for j in range(units):
+            out[i, j] = source[i, j] * mask[i, j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def add_into(source, n_rows, out):
+    """``out += source`` on the first ``n_rows`` rows."""
+    units = out.shape[1]
+    for i in range(n_rows):
+        for j in range(units):
+            out[i, j] += source[i, j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def forward_layer(net, params, data, rows, ws, l, dropout_seed):
+    """Run weight layer ``l`` on a block of rows (its input already computed)."""
+    layer = net.layers[l]
+    n = rows.n
+    out = layer_output(ws, layer, rows)
+    z = out if layer.stored == STORED_NONE else layer_stored(ws, layer, rows)
+    coefs = coefs_of(params, layer)
+    if l == 0:
+        input_times(data, rows, coefs, z)
+    else:
+        np.dot(layer_output(ws, net.layers[l - 1], rows), coefs, z)
+
+    # One call site, run-time flags: each literal argument would compile
+    # another copy of ``activate``.
+    is_maxout = layer.kind == MAXOUT
+    reads_z = is_maxout or layer.stored == STORED_INPUT
+    code = IDENTITY if is_maxout else layer.activation
+    activate(code, z, intercepts_of(params, layer), n, reads_z,
+             out if reads_z and not is_maxout else z)
+    if is_maxout:
+        max_of_pieces(z, layer.pieces, n, out)
+
+    # h = m * g (+ h_prev); g is in ``z`` for STORED_BRANCH, in ``out`` otherwise.
+    if layer.dropout and dropout_seed >= 0:
+        mask = layer_mask(ws, layer, rows)
+        fill_mask(dropout_seed, net.dropout_rate,
+                  rows.position * net.dropout_units + layer.unit_base, net.dropout_units,
+                  mask)
+        scale_into(z if layer.stored == STORED_BRANCH else out, mask, n, out)
+    elif layer.stored == STORED_BRANCH:
+        out[:n] = z[:n]
+    if layer.residual:
+        if l == 0:
+            add_input(data, rows, out)
+        else:
+            add_into(layer_output(ws, net.layers[l - 1], rows), n, out)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def forward_rows(net, params, data, rows, ws, dropout_seed):
+    """Forward pass of a block of rows; returns a view of their network outputs.
+
+    Parameters
+    ----------
+    net : Network
+    params : ndarray of shape (n_params,)
+        The flat parameter buffer.
+    data : Data
+        The input (sparse rows are read in place).
+    rows : Rows
+        The block: its dense input rows or sample ids, workspace rows and
+        position in the visiting order.
+    ws : Workspace
+        Receives every layer's output (and what the backward pass reads).
+    dropout_seed : int
+        The epoch's dropout seed; negative for no dropout (prediction).
+
+    Returns
+    -------
+    output : ndarray of shape (rows.n, n_outputs)
+    """
+    n_layers = net.layers.shape[0]
+    for l in range(n_layers):
+        forward_layer(net, params, data, rows, ws, l, dropout_seed)
+    return layer_output(ws, net.layers[n_layers - 1], rows)
