@@ -9,13 +9,13 @@ from contextlib import contextmanager
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-GEMM_REPEATS = 5
+GEMM_REPEATS = 8
 # Idle pause before each timed call. BLAS and OpenMP worker threads spin for a
 # while after their last task; two thread pools (NumPy's OpenBLAS, SciPy's
 # OpenBLAS behind Numba, PyTorch's OpenMP) taking turns on few cores can stall
 # each other for tens of milliseconds. The pause lets the previous library's
 # threads go to sleep so that each is timed on its own. ``--settle`` sets it.
-SETTLE_SECONDS = 0.2
+SETTLE_SECONDS = 0.3
 
 
 def available_cores():
@@ -89,26 +89,31 @@ def gemm_peak(dtype, size, repeats=GEMM_REPEATS):
     """GFLOP/s of ``np.matmul`` on two ``size x size`` matrices, best of ``repeats``.
 
     Call it inside :func:`thread_count` so it runs with the workload's threads.
+    Each timed product follows an idle pause (:func:`settle`).
 
     Returns
     -------
     peak : dict
-        ``gflops``, ``best_seconds``, ``size``, ``dtype`` and ``repeats``.
+        ``gflops`` (best), ``median_gflops`` and ``worst_gflops`` (the spread),
+        ``best_seconds``, ``size``, ``dtype`` and ``repeats``.
     """
     rng = np.random.default_rng(0)
     a = rng.standard_normal((size, size)).astype(dtype)
     b = rng.standard_normal((size, size)).astype(dtype)
     out = np.empty((size, size), dtype=dtype)
     np.matmul(a, b, out=out)  # warm-up: thread pool start, page faults
-    settle()
     seconds = []
     for _ in range(repeats):
+        settle()
         start = time.perf_counter()
         np.matmul(a, b, out=out)
         seconds.append(time.perf_counter() - start)
     best = min(seconds)
+    flop = 2.0 * size**3
     return {
-        "gflops": 2.0 * size**3 / best / 1e9,
+        "gflops": flop / best / 1e9,
+        "median_gflops": flop / statistics.median(seconds) / 1e9,
+        "worst_gflops": flop / max(seconds) / 1e9,
         "best_seconds": best,
         "size": size,
         "dtype": np.dtype(dtype).name,

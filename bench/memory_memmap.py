@@ -1,4 +1,4 @@
-"""Peak memory of fitting a memory-mapped float32 array (issue 5, memory).
+"""Peak memory of fitting a memory-mapped float32 array.
 
 Creates (once) a float32 file of 1,000,000 x 784 (3.1 GB) with integer labels
 next to it, then, in a fresh child process, opens it with

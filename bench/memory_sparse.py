@@ -1,4 +1,4 @@
-"""Peak memory of fitting a large sparse matrix (issue 3, acceptance 4).
+"""Peak memory of fitting a large sparse matrix.
 
 Fits ``MLPClassifier`` on a random CSR matrix (default 200,000 x 50,000 at
 0.1% density, float32) for one epoch and reports the process's peak resident

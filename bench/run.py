@@ -22,7 +22,7 @@ RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"
 FULL = dict(data="fashion-mnist", rows=None, test_rows=None, epochs=3, repeats=3,
             gemm_size=2048, predict_calls=1000, proba_rows=10000, proba_repeats=10,
             grid_rows=10000, grid_epochs=10, scaling_epochs=3, scaling_repeats=2,
-            startup_rows=10000, startup_epochs=2, settle=0.2)
+            startup_rows=10000, startup_epochs=2, settle=0.3)
 QUICK = dict(data="synthetic", rows=1000, test_rows=300, epochs=1, repeats=1,
              gemm_size=256, predict_calls=30, proba_rows=1000, proba_repeats=3,
              grid_rows=600, grid_epochs=1, scaling_epochs=1, scaling_repeats=1,
@@ -48,7 +48,8 @@ def parse_args(argv=None):
                         help="comma-separated subset of " + ",".join(LIBRARY_NAMES))
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--threads", type=int,
-                        help="threads for W1-W6 (default: all available cores)")
+                        help="threads for W1-W6 (default: all available cores, here "
+                             f"{available_cores()})")
     parser.add_argument("--max-threads", type=int,
                         help="largest thread count of W7 (default: all available cores)")
     parser.add_argument("--epochs", type=int, help="epochs per timed fit (W1-W3)")
@@ -66,10 +67,15 @@ def parse_args(argv=None):
     parser.add_argument("--skip-cold-compile", action="store_true",
                         help="W5: measure only the warm-cache start-up")
     parser.add_argument("--settle", type=float,
-                        help="idle seconds before each timed call (default 0.2)")
-    parser.add_argument("--seed", type=int, default=0, help="random_state of every fit")
+                        help="idle seconds before each timed call")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="random_state of every fit (default 0)")
     parser.add_argument("--output-dir", default=RESULTS_DIR,
                         help="where results go (default: bench/results)")
+    for action in parser._actions:
+        if action.dest in FULL and action.dest != "data":
+            full = "all" if FULL[action.dest] is None else FULL[action.dest]
+            action.help += f" (default {full}; {QUICK[action.dest]} with --quick)"
     args = parser.parse_args(argv)
 
     preset = QUICK if args.quick else FULL
@@ -160,7 +166,7 @@ def _run(args):
     log("")
     log(report.markdown(results))
     for check in results["targets"]:
-        log(f"{check['status']:<4}  {check['target']}: {check['measured']}  ({check['source']})")
+        log(f"{check['status']:<4}  {check['target']}: {check['measured']}")
     log("")
     log("written: " + ", ".join(paths))
     return 0

@@ -31,8 +31,9 @@ METHOD = (
     "compilation is not (kernels are warmed up before any timing; W5 measures it). "
     "GFLOP/s counts the matmuls of one epoch: forward 2*n*sum(fan_in*fan_out), "
     "backward the same for the weight gradients plus the deltas of every layer but "
-    "the input one. GEMM peak: best of 5 np.matmul of two N x N matrices in the "
-    "workload's dtype at the same thread count, measured just before the workload. "
+    "the input one. GEMM peak: best of 8 np.matmul of two N x N matrices in the "
+    "workload's dtype at the same thread count, each after a 0.3 s idle pause, measured "
+    "just before the workload (median and worst in brackets). "
     "Test accuracy is that of the k-epoch models."
 )
 

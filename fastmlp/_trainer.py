@@ -239,6 +239,7 @@ class Trainer:
             stored=rows(layout.stored_width),
             masks=rows(layout.masks_width, training),
             deltas=rows(layout.deltas_width, training),
+            scratch=rows(layout.scratch_width),
             grads=np.empty((n_grads, self.n_params), dtype=dt),
             scratch_grads=np.empty((n_grads if scratch else 0, self.n_params), dtype=dt),
             block_losses=np.empty(n_blocks),

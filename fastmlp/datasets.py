@@ -11,6 +11,7 @@ Sources, tried in order:
 
 import gzip
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,7 +118,11 @@ def load_fashion_mnist(dtype=np.float32, allow_download=True):
                 return found
     if allow_download:
         try:
-            return _from_openml(dtype)
+            with warnings.catch_warnings():
+                # scikit-learn warns on each failed network attempt; the
+                # fallback below is the answer to that.
+                warnings.simplefilter("ignore")
+                return _from_openml(dtype)
         except Exception:  # no network, no cache: fall back to bundled data
             pass
     return _digits(dtype)

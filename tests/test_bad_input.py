@@ -141,6 +141,7 @@ def test_refit_with_other_n_features_fails_cleanly(warm_start, multiclass_data):
     assert clf.n_features_in_ == X.shape[1]
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("sizes", [(10.5,), (True,), (4, 3.0), (np.float64(2),)])
 def test_non_integer_hidden_layer_sizes_raise_type_error(sizes, multiclass_data):
     # scikit-learn raises TypeError too (when it draws the weights); the size

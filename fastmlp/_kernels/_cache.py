@@ -38,11 +38,14 @@ def _hash_sources(stats):
 
 
 def kernel_source_stamp():
-    """Hash of every kernel source file (re-read only when one changes)."""
+    """Hash of every kernel source file (re-read only when one changes), and of
+    the vector-math variant chosen at import (see ``vector_math``)."""
+    from .vector_math import ISA
+
     stats = tuple(
         (p, os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in _kernel_sources()
     )
-    return _hash_sources(stats)
+    return _hash_sources(stats) + f"-{ISA}"
 
 
 def _is_kernel_file(py_file):

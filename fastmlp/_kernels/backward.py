@@ -12,7 +12,15 @@ import numpy as np
 from numba import njit
 
 from .activations import backpropagate
-from .forward import add_into, forward_rows, layer_mask, layer_output, layer_stored, scale_into
+from .forward import (
+    add_into,
+    forward_rows,
+    layer_mask,
+    layer_output,
+    layer_scratch,
+    layer_stored,
+    scale_into,
+)
 from .layout import MAXOUT, STORED_NONE, block_rows, coefs_of, intercepts_of
 from .losses import output_error, weighted_data_loss
 from .products import input_transpose_times, sum_columns
@@ -67,10 +75,13 @@ def hidden_error_at_z(net, ws, layer, rows, dropout_seed):
     if masked:
         scale_into(delta, layer_mask(ws, layer, rows), n, delta_z)
         source = delta_z
+    scratch = layer_scratch(ws, rows)
     if layer.stored == STORED_NONE:
-        backpropagate(layer.activation, source, layer_output(ws, layer, rows), n, delta_z)
+        backpropagate(layer.activation, source, layer_output(ws, layer, rows), n, delta_z,
+                      scratch)
     else:
-        backpropagate(layer.activation, source, layer_stored(ws, layer, rows), n, delta_z)
+        backpropagate(layer.activation, source, layer_stored(ws, layer, rows), n, delta_z,
+                      scratch)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

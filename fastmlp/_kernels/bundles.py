@@ -69,7 +69,7 @@ position : int
 
 Workspace = namedtuple("Workspace", [
     "capacity", "x_rows", "y_rows", "w_rows", "outputs", "stored", "masks", "deltas",
-    "grads", "scratch_grads", "block_losses", "block_weights", "chunk_norms",
+    "scratch", "grads", "scratch_grads", "block_losses", "block_weights", "chunk_norms",
 ])
 Workspace.__doc__ = """Preallocated memory of a kernel call; nothing is allocated per batch.
 
@@ -79,6 +79,9 @@ x_rows, y_rows, w_rows : ndarray
     Gathered inputs, targets and weights of a mini-batch.
 outputs, stored, masks, deltas : ndarray
     Layer workspaces (see ``layout``).
+scratch : ndarray
+    ``layout.scratch_width`` values per row, overwritten by the activations'
+    block forms.
 grads : ndarray of shape (n_blocks, n_params)
     One partial gradient per row block.
 scratch_grads : ndarray of shape (n_blocks, n_params) or (0, n_params)

@@ -47,6 +47,13 @@ def layer_mask(ws, layer, rows):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def layer_scratch(ws, rows):
+    """This block's rows of the scratch space (flat)."""
+    width = ws.scratch.shape[0] // ws.capacity
+    return ws.scratch[rows.ws_row * width:(rows.ws_row + rows.n) * width]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def max_of_pieces(z, pieces, n_rows, out):
     """``out[i, j] = max_k z[i, j * pieces + k]`` (the Maxout unit)."""
     units = out.shape[1]
@@ -97,7 +104,7 @@ def forward_layer(net, params, data, rows, ws, l, dropout_seed):
     reads_z = is_maxout or layer.stored == STORED_INPUT
     code = IDENTITY if is_maxout else layer.activation
     activate(code, z, intercepts_of(params, layer), n, reads_z,
-             out if reads_z and not is_maxout else z)
+             out if reads_z and not is_maxout else z, layer_scratch(ws, rows))
     if is_maxout:
         max_of_pieces(z, layer.pieces, n, out)
 

@@ -88,7 +88,7 @@ dropout : bool
 
 Layout = namedtuple("Layout", [
     "layers", "n_coefs", "n_params", "outputs_width", "stored_width", "masks_width",
-    "deltas_width", "dropout_units", "row_macs",
+    "deltas_width", "scratch_width", "dropout_units", "row_macs",
 ])
 Layout.__doc__ = """A network's record array and the sizes derived from it.
 
@@ -97,6 +97,9 @@ n_coefs, n_params : int
     Coefficients (they come first in the buffer) and all parameters.
 outputs_width, stored_width, masks_width, deltas_width : int
     Row width of each workspace (sum over layers of their blocks' widths).
+scratch_width : int
+    Row width of the scratch space of the activations' block forms (twice the
+    widest layer).
 dropout_units : int
     Units with dropout, over all layers: the stride of the mask counter.
 row_macs : float
@@ -166,6 +169,7 @@ def build_layout(n_features, specs):
     return Layout(layers=layers, n_coefs=n_coefs, n_params=n_params,
                   outputs_width=widths["outputs"], stored_width=widths["stored"],
                   masks_width=widths["masks"], deltas_width=widths["deltas"],
+                  scratch_width=2 * int(columns.max()),
                   dropout_units=dropout_units, row_macs=float(coef_sizes.sum()))
 
 
