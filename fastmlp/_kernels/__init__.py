@@ -10,8 +10,10 @@ import warnings
 from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from ._cache import install_locators
+from .first_compile import install as install_first_compile_notice
 
 install_locators()
+install_first_compile_notice()
 
 # The activation table hands its formulas to the kernels as a tuple of
 # compiled functions (``literal_unroll``), which Numba flags as experimental
