@@ -44,7 +44,7 @@ from collections import namedtuple
 
 from numba import literal_unroll, njit
 
-from .vector_math import erf_inplace, exp_inplace, expm1_inplace, log1p_inplace, tanh_inplace
+from .vector_math import ERF, EXP, EXPM1, LOG1P, TANH, apply_inplace
 
 OUTPUT = 0  # backward reads a = f(z)
 INPUT = 1   # backward reads z
@@ -184,7 +184,7 @@ def logistic_block(z, bias, n_rows, keep_z, out, scratch):
     a, n = _biased(z, bias, n_rows, keep_z, out)
     for k in range(n):
         a[k] = -a[k]
-    exp_inplace(a, n)
+    apply_inplace(EXP, a, n)
     for k in range(n):
         a[k] = 1.0 / (1.0 + a[k])
 
@@ -192,13 +192,13 @@ def logistic_block(z, bias, n_rows, keep_z, out, scratch):
 @njit(cache=True, nogil=True, error_model="numpy")
 def tanh_block(z, bias, n_rows, keep_z, out, scratch):
     a, n = _biased(z, bias, n_rows, keep_z, out)
-    tanh_inplace(a, n)
+    apply_inplace(TANH, a, n)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def exp_block(z, bias, n_rows, keep_z, out, scratch):
     a, n = _biased(z, bias, n_rows, keep_z, out)
-    exp_inplace(a, n)
+    apply_inplace(EXP, a, n)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -206,7 +206,7 @@ def elu_block(z, bias, n_rows, keep_z, out, scratch):
     a, n = _biased(z, bias, n_rows, keep_z, out)
     for k in range(n):
         scratch[k] = min(a[k], 0.0)
-    expm1_inplace(scratch, n)
+    apply_inplace(EXPM1, scratch, n)
     for k in range(n):
         a[k] = a[k] if a[k] > 0 else scratch[k]
 
@@ -216,8 +216,8 @@ def softplus_block(z, bias, n_rows, keep_z, out, scratch):
     a, n = _biased(z, bias, n_rows, keep_z, out)
     for k in range(n):
         scratch[k] = -abs(a[k])
-    exp_inplace(scratch, n)
-    log1p_inplace(scratch, n)
+    apply_inplace(EXP, scratch, n)
+    apply_inplace(LOG1P, scratch, n)
     for k in range(n):
         a[k] = max(a[k], 0.0) + scratch[k]
 
@@ -227,7 +227,7 @@ def swish_block(z, bias, n_rows, keep_z, out, scratch):
     a, n = _biased(z, bias, n_rows, keep_z, out)
     for k in range(n):
         scratch[k] = -a[k]
-    exp_inplace(scratch, n)
+    apply_inplace(EXP, scratch, n)
     for k in range(n):
         a[k] = a[k] / (1.0 + scratch[k])
 
@@ -237,7 +237,7 @@ def gelu_block(z, bias, n_rows, keep_z, out, scratch):
     a, n = _biased(z, bias, n_rows, keep_z, out)
     for k in range(n):
         scratch[k] = a[k] * INV_SQRT_2
-    erf_inplace(scratch, n)
+    apply_inplace(ERF, scratch, n)
     for k in range(n):
         a[k] = 0.5 * a[k] * (1.0 + scratch[k])
 
@@ -249,7 +249,7 @@ def swish_backward_block(delta, z, n_rows, out, scratch):
     o, _ = _flat(out, n_rows)
     for k in range(n):
         scratch[k] = -zs[k]
-    exp_inplace(scratch, n)
+    apply_inplace(EXP, scratch, n)
     for k in range(n):
         s = 1.0 / (1.0 + scratch[k])
         o[k] = d[k] * (s + zs[k] * s * (1.0 - s))
@@ -265,8 +265,8 @@ def gelu_backward_block(delta, z, n_rows, out, scratch):
     for k in range(n):
         cdf[k] = zs[k] * INV_SQRT_2
         pdf[k] = -0.5 * zs[k] * zs[k]
-    erf_inplace(cdf, n)
-    exp_inplace(pdf, n)
+    apply_inplace(ERF, cdf, n)
+    apply_inplace(EXP, pdf, n)
     for k in range(n):
         o[k] = d[k] * (0.5 * (1.0 + cdf[k]) + zs[k] * INV_SQRT_2PI * pdf[k])
 
@@ -278,7 +278,7 @@ def softplus_backward_block(delta, a, n_rows, out, scratch):
     o, _ = _flat(out, n_rows)
     for k in range(n):
         scratch[k] = -av[k]
-    expm1_inplace(scratch, n)
+    apply_inplace(EXPM1, scratch, n)
     for k in range(n):
         o[k] = d[k] * -scratch[k]
 
@@ -361,7 +361,7 @@ def activate(code, z, bias, n_rows, keep_z, out, scratch):
             for j in range(n_units):
                 out[i, j] = out[i, j] - row_max
         # One vector exp over the whole block: rows are narrower than a vector.
-        exp_inplace(out.reshape(out.shape[0] * n_units), n_rows * n_units)
+        apply_inplace(EXP, out.reshape(out.shape[0] * n_units), n_rows * n_units)
         for i in range(n_rows):
             total = 0.0
             for j in range(n_units):

@@ -121,60 +121,42 @@ else:  # pragma: no cover - exercised on machines without libmvec
 
     _exp_lanes = _expm1_lanes = _log1p_lanes = _tanh_lanes = _erf_lanes = _no_lanes
 
-# One function per operation (a factory would give closures, which Numba
-# cannot cache): whole lanes through libmvec, the tail through libm.
+EXP, EXPM1, LOG1P, TANH, ERF = range(len(FUNCTIONS))
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _scalar(op, v):
+    if op == EXP:
+        return math.exp(v)
+    if op == EXPM1:
+        return math.expm1(v)
+    if op == LOG1P:
+        return math.log1p(v)
+    if op == TANH:
+        return math.tanh(v)
+    return math.erf(v)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def exp_inplace(x, n):
-    """``x[:n] = exp(x[:n])`` for a contiguous 1-D float array."""
+def apply_inplace(op, x, n):
+    """``x[:n] = f(x[:n])`` for a contiguous 1-D float array, ``f`` the function
+    ``FUNCTIONS[op]``: whole vectors through libmvec, the tail through libm.
+
+    (One function with a run-time code rather than one per operation: a
+    factory would make closures, which Numba cannot cache.)
+    """
     lanes = _lanes(x)
     stop = n - n % lanes if lanes > 0 else 0
     for i in range(0, stop, max(lanes, 1)):
-        _exp_lanes(x, i)
+        if op == EXP:
+            _exp_lanes(x, i)
+        elif op == EXPM1:
+            _expm1_lanes(x, i)
+        elif op == LOG1P:
+            _log1p_lanes(x, i)
+        elif op == TANH:
+            _tanh_lanes(x, i)
+        else:
+            _erf_lanes(x, i)
     for i in range(stop, n):
-        x[i] = math.exp(x[i])
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def expm1_inplace(x, n):
-    """``x[:n] = expm1(x[:n])``."""
-    lanes = _lanes(x)
-    stop = n - n % lanes if lanes > 0 else 0
-    for i in range(0, stop, max(lanes, 1)):
-        _expm1_lanes(x, i)
-    for i in range(stop, n):
-        x[i] = math.expm1(x[i])
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def log1p_inplace(x, n):
-    """``x[:n] = log1p(x[:n])``."""
-    lanes = _lanes(x)
-    stop = n - n % lanes if lanes > 0 else 0
-    for i in range(0, stop, max(lanes, 1)):
-        _log1p_lanes(x, i)
-    for i in range(stop, n):
-        x[i] = math.log1p(x[i])
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def tanh_inplace(x, n):
-    """``x[:n] = tanh(x[:n])``."""
-    lanes = _lanes(x)
-    stop = n - n % lanes if lanes > 0 else 0
-    for i in range(0, stop, max(lanes, 1)):
-        _tanh_lanes(x, i)
-    for i in range(stop, n):
-        x[i] = math.tanh(x[i])
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def erf_inplace(x, n):
-    """``x[:n] = erf(x[:n])``."""
-    lanes = _lanes(x)
-    stop = n - n % lanes if lanes > 0 else 0
-    for i in range(0, stop, max(lanes, 1)):
-        _erf_lanes(x, i)
-    for i in range(stop, n):
-        x[i] = math.erf(x[i])
+        x[i] = _scalar(op, x[i])
