@@ -133,12 +133,8 @@ def _single_threaded_blas():
                 _blas_limiter = None
 
 
-def layer_guard():
-    """A lock to take around kernel calls when the threading layer needs one.
-
-    Every compiled entry point opens a parallel region, even over one block;
-    under Numba's 'workqueue' layer two Python threads must not do so at once.
-    """
+def _layer_guard():
+    """A lock to take around kernel calls when the threading layer needs one."""
     numba_threads()  # launches the threading layer, so it can be named
     if numba.threading_layer() in _THREAD_SAFE_LAYERS:
         return nullcontext()
@@ -162,7 +158,7 @@ def kernel_threads(n_jobs=None):
     n_threads : int
         Threads available to the kernels' parallel loops.
     """
-    with layer_guard(), _single_threaded_blas() as blas_limit:
+    with _layer_guard(), _single_threaded_blas() as blas_limit:
         n_threads = resolve_n_threads(n_jobs, blas_limit)
         previous = numba_threads()
         numba.set_num_threads(n_threads)

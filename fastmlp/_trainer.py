@@ -22,7 +22,7 @@ from ._kernels.epoch import train_epoch
 from ._kernels.full_batch import loss_and_gradient
 from ._kernels.layout import build_layout
 from ._kernels.predict import predict_rows
-from ._threads import kernel_threads, layer_guard
+from ._threads import kernel_threads
 
 NO_DROPOUT = -1
 
@@ -357,10 +357,10 @@ class Trainer:
         if self._is_small(n_samples):
             # One worker's worth of rows (a single-row call, say): no thread
             # set-up, and BLAS does not thread such small products.
+            # One worker opens no parallel region, so needs no layer guard.
             ws = self._workspace("predict_small", n_samples, training=False)
-            with layer_guard():
-                finite = predict_rows(self.network, self.params, data, ws, n_samples,
-                                      check_finite, out)
+            finite = predict_rows(self.network, self.params, data, ws, n_samples,
+                                  check_finite, out)
         else:
             with kernel_threads(n_jobs) as n_threads:
                 n_workers, chunk_rows = self.predict_split(n_samples, n_threads)

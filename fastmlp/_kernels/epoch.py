@@ -11,8 +11,11 @@ Per mini-batch there are two parallel phases, each over an explicit partition:
 
 No two threads write the same memory, and the result does not depend on thread
 scheduling (only on the number of row blocks, through summation order). A
-batch too small to repay waking threads runs as one block: a parallel loop of
-one iteration costs about a microsecond, so there is no separate serial path.
+batch too small to repay waking threads runs as one block on the calling
+thread, outside any parallel region: opening one, even for one iteration,
+leaves OpenMP's workers spinning for a while afterwards, and between kernel
+calls they then compete with the caller's own work (L-BFGS between two
+gradients ran 80x slower that way).
 Subnormal floats are flushed to zero in every piece of work, on the thread
 doing it (see ``denormals``).
 """
@@ -92,11 +95,16 @@ def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed):
         n_rows = min(batch_size, n_samples - first)
         n_blocks = min(max_blocks, n_rows)
         batch = order[first:first + n_rows]
-        for block in prange(n_blocks):
+        if n_blocks == 1:
             fp_state = flush_denormals()
-            gradient_of_block(net, params, data, batch, first, ws, n_blocks, block,
-                              dropout_seed)
+            gradient_of_block(net, params, data, batch, first, ws, 1, 0, dropout_seed)
             restore_floating_point(fp_state)
+        else:
+            for block in prange(n_blocks):
+                fp_state = flush_denormals()
+                gradient_of_block(net, params, data, batch, first, ws, n_blocks, block,
+                                  dropout_seed)
+                restore_floating_point(fp_state)
 
         loss_sum, weight_sum = sum_block_results(ws.block_losses, ws.block_weights, n_blocks)
         batch_loss = loss_sum / weight_sum + 0.5 * alpha * coef_norm / weight_sum

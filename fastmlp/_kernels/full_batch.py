@@ -78,11 +78,16 @@ def loss_and_gradient(net, params, data, ws, block_rows, alpha, grad, dropout_se
     loss : float
     """
     n_blocks = min(ws.grads.shape[0], data.Y.shape[0])
-    for block in prange(n_blocks):
+    if n_blocks == 1:  # no parallel region for one block (see ``epoch``)
         fp_state = flush_denormals()
-        gradient_of_rows_block(net, params, data, ws, block_rows, n_blocks, block,
-                               dropout_seed)
+        gradient_of_rows_block(net, params, data, ws, block_rows, 1, 0, dropout_seed)
         restore_floating_point(fp_state)
+    else:
+        for block in prange(n_blocks):
+            fp_state = flush_denormals()
+            gradient_of_rows_block(net, params, data, ws, block_rows, n_blocks, block,
+                                   dropout_seed)
+            restore_floating_point(fp_state)
 
     loss_sum, weight_sum = sum_block_results(ws.block_losses, ws.block_weights, n_blocks)
     loss = loss_sum / weight_sum

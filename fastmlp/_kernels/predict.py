@@ -65,6 +65,12 @@ def predict_rows(net, params, data, ws, chunk_rows, check_finite, out):
         incomplete.
     """
     n_workers = ws.capacity // chunk_rows
+    if n_workers == 1:  # no parallel region for one worker (see ``epoch``)
+        fp_state = flush_denormals()
+        all_rows_finite = predict_worker_chunks(net, params, data, ws, 0, 1, chunk_rows,
+                                                check_finite, out)
+        restore_floating_point(fp_state)
+        return all_rows_finite
     finite = 0
     for worker in prange(n_workers):
         fp_state = flush_denormals()

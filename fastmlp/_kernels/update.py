@@ -110,10 +110,16 @@ def update_parameters(net, params, ws, n_blocks, solver, weight_sum):
     """
     begin_batch(solver, weight_sum)
     n_chunks = ws.chunk_norms.shape[0]
-    for chunk in prange(n_chunks):
+    if n_chunks == 1:  # no parallel region for one range (see ``epoch``)
         fp_state = flush_denormals()
-        update_chunk(params, ws.grads, n_blocks, net.n_coefs, solver, ws.chunk_norms, chunk)
+        update_chunk(params, ws.grads, n_blocks, net.n_coefs, solver, ws.chunk_norms, 0)
         restore_floating_point(fp_state)
+    else:
+        for chunk in prange(n_chunks):
+            fp_state = flush_denormals()
+            update_chunk(params, ws.grads, n_blocks, net.n_coefs, solver, ws.chunk_norms,
+                         chunk)
+            restore_floating_point(fp_state)
     total = 0.0
     for chunk in range(n_chunks):
         total += ws.chunk_norms[chunk]
@@ -146,8 +152,13 @@ def finalize_gradient(net, params, ws, n_blocks, alpha, weight_sum, grad):
     No ``alpha`` term for the intercepts, as scikit-learn's ``_backprop``.
     """
     n_chunks = ws.grads.shape[0]
-    for chunk in prange(n_chunks):
+    if n_chunks == 1:  # no parallel region for one range (see ``epoch``)
         fp_state = flush_denormals()
-        finalize_chunk(params, ws.grads, n_blocks, net.n_coefs, alpha, weight_sum, grad,
-                       n_chunks, chunk)
+        finalize_chunk(params, ws.grads, n_blocks, net.n_coefs, alpha, weight_sum, grad, 1, 0)
         restore_floating_point(fp_state)
+    else:
+        for chunk in prange(n_chunks):
+            fp_state = flush_denormals()
+            finalize_chunk(params, ws.grads, n_blocks, net.n_coefs, alpha, weight_sum, grad,
+                           n_chunks, chunk)
+            restore_floating_point(fp_state)
