@@ -697,8 +697,10 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         """
         trainer = self._trainer_from_attributes()
         if check_input and self._is_plain_input(X):
-            y_pred = self._trainer_for(trainer, X.dtype).predict(
-                as_kernel_array(X, X.dtype), n_jobs=self.n_jobs, check_finite=True)
+            trainer_for_X = self._trainer_for(trainer, X.dtype)
+            # float32 input to a float64 model is read in float64, as NumPy would.
+            y_pred = trainer_for_X.predict(as_kernel_array(X, trainer_for_X.dtype),
+                                           n_jobs=self.n_jobs, check_finite=True)
             if y_pred is not None:
                 return y_pred
             # A NaN or infinity: validate_data raises the error scikit-learn raises.

@@ -70,6 +70,22 @@ def test_float64_input_to_float32_model_is_predicted_in_float64(multiclass_data)
     assert_array_equal(est.predict(X), est.classes_[expected.argmax(axis=1)])
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_float32_input_to_float64_model_is_predicted_in_float64(multiclass_data, sparse):
+    # As in scikit-learn: the float32 input is read in float64.
+    import scipy.sparse
+
+    X, y = multiclass_data
+    est = fit(X, y)
+    sk = fit(X, y, estimator_class=SkMLPClassifier)
+    X32 = X.astype(np.float32)
+    X_in = scipy.sparse.csr_matrix(X32) if sparse else X32
+    proba = est.predict_proba(X_in)
+    assert proba.dtype == sk.predict_proba(X_in).dtype == np.float64
+    assert_allclose(proba, est.predict_proba(X32.astype(np.float64)), rtol=1e-12, atol=1e-15)
+    assert_array_equal(est.predict(X_in), sk.predict(X_in))
+
+
 def test_float64_input_beyond_float32_range_gives_no_overflow(multiclass_data):
     X, y = multiclass_data
     est = fit(X.astype(np.float32), y)
