@@ -6,17 +6,34 @@ configuration (activation codes are rows of the table in
 ``fastmlp/_kernels/activations.py``).
 """
 
-# Loss codes, named as scikit-learn's LOSS_FUNCTIONS keys.
+# Loss codes, named as scikit-learn's LOSS_FUNCTIONS keys (and, for the
+# losses scikit-learn lacks, as its other estimators name them).
 SQUARED_ERROR = 0
 POISSON = 1
 LOG_LOSS = 2
 BINARY_LOG_LOSS = 3
+HUBER = 4
+ABSOLUTE_ERROR = 5
 
 LOSS_CODES = {
     "squared_error": SQUARED_ERROR,
     "poisson": POISSON,
     "log_loss": LOG_LOSS,
     "binary_log_loss": BINARY_LOG_LOSS,
+    "huber": HUBER,
+    "absolute_error": ABSOLUTE_ERROR,
+}
+
+# Output activations each loss is defined for. The log losses and the Poisson
+# deviance pair with their canonical link only; the residual losses' error goes
+# through the output activation's Jacobian (see ``_kernels/losses.py``).
+LOSS_OUTPUT_ACTIVATIONS = {
+    "squared_error": ("identity", "logistic", "softmax"),
+    "poisson": ("exp",),
+    "log_loss": ("softmax",),
+    "binary_log_loss": ("logistic",),
+    "huber": ("identity", "logistic", "softmax"),
+    "absolute_error": ("identity", "logistic", "softmax"),
 }
 
 # Solver codes for the epoch kernel.

@@ -13,6 +13,7 @@ import scipy.sparse
 from ._config import (
     FULL_BATCH_BLOCK_ROWS,
     LOSS_CODES,
+    LOSS_OUTPUT_ACTIVATIONS,
     MIN_FLOPS_PER_BLOCK,
     MIN_PARAMS_PER_CHUNK,
     PREDICT_CHUNK_ROWS,
@@ -21,6 +22,7 @@ from ._kernels.bundles import Data, Network, Workspace
 from ._kernels.epoch import train_epoch
 from ._kernels.full_batch import loss_and_gradient
 from ._kernels.layout import build_layout
+from ._kernels.losses import weighted_data_loss
 from ._kernels.predict import predict_rows
 from ._threads import kernel_threads
 
@@ -93,11 +95,17 @@ class Trainer:
     dtype : numpy dtype
         float32 or float64; parameters, workspaces and arithmetic use it.
     loss : str
-        Name of the loss in scikit-learn's ``LOSS_FUNCTIONS`` terms.
+        Name of the loss in scikit-learn's ``LOSS_FUNCTIONS`` terms, or
+        ``"huber"`` or ``"absolute_error"``: a key of ``_config.LOSS_CODES``,
+        defined for the output activations ``_config.LOSS_OUTPUT_ACTIVATIONS``
+        lists (see ``_kernels/losses.py`` for formulas and gradients).
     dropout_rate : float, default=0.0
         Probability of dropping a unit of a dropout layer while training.
     params : ndarray of shape (n_params,), optional
         Existing flat parameters to adopt (copied into a new contiguous buffer).
+    huber_delta : float, default=1.0
+        Where the Huber loss turns from quadratic to linear (> 0); read only
+        by ``loss="huber"``.
 
     Attributes
     ----------
@@ -109,16 +117,25 @@ class Trainer:
         What every kernel call reads of the network.
     """
 
-    def __init__(self, n_features, specs, dtype, loss, dropout_rate=0.0, params=None):
+    def __init__(self, n_features, specs, dtype, loss, dropout_rate=0.0, params=None,
+                 huber_delta=1.0):
         self.n_features = int(n_features)
         self.specs = tuple(specs)
         self.dtype = np.dtype(dtype)
         self.loss = loss
         self.dropout_rate = float(dropout_rate)
+        self.huber_delta = float(huber_delta)
+        output_activation = self.specs[-1].activation
+        if output_activation not in LOSS_OUTPUT_ACTIVATIONS[loss]:
+            raise ValueError(f"loss {loss!r} is not defined for a {output_activation!r} "
+                             f"output; it takes {LOSS_OUTPUT_ACTIVATIONS[loss]}")
+        if loss == "huber" and not self.huber_delta > 0:
+            raise ValueError(f"huber_delta must be > 0, got {huber_delta!r}")
         self.layout = build_layout(self.n_features, self.specs)
         self.n_params = self.layout.n_params
         self.network = Network(
             layers=self.layout.layers, n_coefs=self.layout.n_coefs, loss=LOSS_CODES[loss],
+            loss_param=self.huber_delta if loss == "huber" else 0.0,
             eps=float(np.finfo(self.dtype).eps), dropout_rate=self.dropout_rate,
             dropout_units=self.layout.dropout_units,
         )
@@ -130,7 +147,7 @@ class Trainer:
     def astype(self, dtype):
         """The same network with its parameters cast to ``dtype`` (a new buffer)."""
         return Trainer(self.n_features, self.specs, dtype, self.loss, self.dropout_rate,
-                       params=self.params)
+                       params=self.params, huber_delta=self.huber_delta)
 
     @property
     def has_dropout(self):
@@ -331,6 +348,38 @@ class Trainer:
             loss = loss_and_gradient(self.network, self.params, data, ws, block_rows,
                                      float(alpha), grad, dropout_seed)
         return loss, grad
+
+    def data_loss(self, y_pred, Y, sample_weight=None):
+        """Weighted mean data loss of predictions, without the L2 term.
+
+        The same compiled loss as training (a validation-loss curve, say).
+
+        Parameters
+        ----------
+        y_pred : ndarray of shape (n_samples, n_outputs)
+            Output activations, as :meth:`predict` returns them.
+        Y : ndarray of shape (n_samples, n_outputs)
+            Targets in the kernels' form (binarised labels for classifiers).
+        sample_weight : ndarray of shape (n_samples,) or None
+
+        Returns
+        -------
+        loss : float
+            NaN when the weights sum to zero (or there are no rows).
+        """
+        y_pred = _read_only(np.ascontiguousarray(y_pred, dtype=self.dtype))
+        Y = _read_only(np.ascontiguousarray(Y, dtype=self.dtype))
+        if y_pred.shape != Y.shape:
+            raise ValueError(f"y_pred has shape {y_pred.shape} but Y has shape {Y.shape}")
+        has_weight = sample_weight is not None
+        if has_weight:
+            weights = np.ascontiguousarray(sample_weight, dtype=self.dtype)
+        else:
+            weights = np.ones(1, dtype=self.dtype)
+        net = self.network
+        loss_sum, weight_sum = weighted_data_loss(net.loss, net.loss_param, y_pred, Y,
+                                                  _read_only(weights), has_weight, net.eps)
+        return loss_sum / weight_sum if weight_sum != 0 else float("nan")
 
     def predict(self, X, n_jobs=None, check_finite=False):
         """Output-layer activations for every row of ``X``.

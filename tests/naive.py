@@ -10,9 +10,12 @@ speed and without any fastmlp code:
   connections and dropout masks; see the network section);
 - loss: the (weighted) mean data loss plus ``0.5 * alpha * sum ||coefs||**2 / W``
   where ``W`` is the sum of the sample weights (the row count without weights);
-- output error: ``delta = w * (a_out - y)`` (exact for the canonical pairs
-  identity/squared_error, exp/poisson, softmax/log_loss, logistic/binary_log_loss;
-  scikit-learn uses it for the multi-output squared error too);
+- output error: ``delta = w * (a_out - y)`` for the canonical pairs
+  identity/squared_error, exp/poisson, softmax/log_loss, logistic/binary_log_loss
+  (scikit-learn uses it for the multi-output squared error too); for the
+  residual losses (squared_error, huber, absolute_error) on other outputs,
+  ``w`` times the slope of the loss summed over outputs, times the output
+  activation's Jacobian (see :func:`output_error`);
 - gradients: ``(a_prev.T @ delta + alpha * coefs) / W`` and
   ``delta.sum(axis=0) / W``; ``delta_prev = (delta @ coefs.T) * f'(a_prev)``.
 
@@ -141,12 +144,59 @@ def binary_log_loss(y, p, sample_weight=None):
     return -np.average(per_entry, weights=sample_weight, axis=0).sum()
 
 
+def huber(y, p, sample_weight=None, delta=1.0):
+    """Mean over outputs of the weighted mean of the Huber function of ``y - p``."""
+    r = np.abs(y - p)
+    per_entry = np.where(r <= delta, 0.5 * r**2, delta * (r - 0.5 * delta))
+    return np.average(per_entry, weights=sample_weight, axis=0).mean()
+
+
+def absolute_error(y, p, sample_weight=None):
+    """Mean over outputs of the weighted mean of ``|y - p|``."""
+    return np.average(np.abs(y - p), weights=sample_weight, axis=0).mean()
+
+
 LOSSES = {
     "squared_error": squared_error,
     "poisson": poisson,
     "log_loss": log_loss,
     "binary_log_loss": binary_log_loss,
+    "huber": huber,
+    "absolute_error": absolute_error,
 }
+
+
+def data_loss(loss, y, p, sample_weight=None, huber_delta=1.0):
+    """The loss ``loss`` of outputs ``p`` (Huber's with ``huber_delta``)."""
+    if loss == "huber":
+        return huber(y, p, sample_weight, huber_delta)
+    return LOSSES[loss](y, p, sample_weight)
+
+
+CANONICAL_PAIRS = {("identity", "squared_error"), ("exp", "poisson"),
+                   ("softmax", "log_loss"), ("logistic", "binary_log_loss")}
+
+# Derivative with respect to ``p`` of each residual loss summed over outputs,
+# as a function of ``e = p - y``: ``n_outputs`` times that of the loss itself,
+# which averages over outputs (scikit-learn's convention for squared_error).
+SLOPES = {
+    "squared_error": lambda e, delta: e,
+    "huber": lambda e, delta: np.clip(e, -delta, delta),
+    "absolute_error": lambda e, delta: np.sign(e),
+}
+MEAN_OVER_OUTPUTS = set(SLOPES)
+
+
+def output_error(Y, p, z, output_activation, loss, row_weight, huber_delta=1.0):
+    """Error at the output pre-activation ``z`` (outputs ``p``, row weights ``(n, 1)``)."""
+    if (output_activation, loss) in CANONICAL_PAIRS:
+        return (p - Y) * row_weight
+    g = SLOPES[loss](p - Y, huber_delta) * row_weight
+    if output_activation == "softmax":
+        # jacobians[i, k, j] = dp_ik / dz_ij = p_ik (1[k == j] - p_ij)
+        jacobians = p[:, :, None] * (np.eye(p.shape[1]) - p[:, None, :])
+        return np.einsum("ik,ikj->ij", g, jacobians)
+    return g * DERIVATIVES[output_activation](z)
 
 # ------------------------------------------------------------------- network
 #
@@ -243,7 +293,7 @@ def _error_at_z(delta, z, name, pieces):
 
 def loss_and_gradient(X, Y, coefs, intercepts, hidden_activation, output_activation,
                       loss, alpha=0.0, sample_weight=None, residual=False, pieces=2,
-                      masks=None):
+                      masks=None, huber_delta=1.0):
     """Penalised loss and its gradient with respect to every coef and intercept.
 
     Parameters
@@ -258,6 +308,8 @@ def loss_and_gradient(X, Y, coefs, intercepts, hidden_activation, output_activat
         L2 penalty.
     sample_weight : ndarray of shape (n_samples,) or None
     residual, pieces, masks : see :func:`forward`
+    huber_delta : float
+        Huber's ``delta`` (``loss="huber"`` only).
 
     Returns
     -------
@@ -275,13 +327,14 @@ def loss_and_gradient(X, Y, coefs, intercepts, hidden_activation, output_activat
         weight_sum = sample_weight.sum()
         row_weight = sample_weight.reshape(-1, 1)
 
-    value = LOSSES[loss](Y, hs[-1], sample_weight)
+    value = data_loss(loss, Y, hs[-1], sample_weight, huber_delta)
     value += 0.5 * alpha * sum(np.sum(c**2) for c in coefs) / weight_sum
 
     n_weight_layers = len(coefs)
     coef_grads = [None] * n_weight_layers
     intercept_grads = [None] * n_weight_layers
-    delta_z = (hs[-1] - Y) * row_weight
+    delta_z = output_error(Y, hs[-1], zs[-1], output_activation, loss, row_weight,
+                           huber_delta)
     delta_out = None  # error at the current layer's output h_{l+1}
     for layer in range(n_weight_layers - 1, -1, -1):
         coef_grads[layer] = (hs[layer].T @ delta_z + alpha * coefs[layer]) / weight_sum

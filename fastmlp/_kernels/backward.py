@@ -137,9 +137,10 @@ def gradient_rows(net, params, data, rows, ws, grad, dropout_seed):
         Weighted sum of the rows' data losses, and of their weights.
     """
     y_pred = forward_rows(net, params, data, rows, ws, dropout_seed)
-    loss_sum, weight_sum = weighted_data_loss(net.loss, y_pred, rows.y, rows.w,
-                                              data.has_weight, net.eps)
+    loss_sum, weight_sum = weighted_data_loss(net.loss, net.loss_param, y_pred, rows.y,
+                                              rows.w, data.has_weight, net.eps)
     last = net.layers[net.layers.shape[0] - 1]
-    output_error(y_pred, rows.y, rows.w, data.has_weight, error_at_output(ws, last, rows))
+    output_error(net.loss, last.activation, net.loss_param, y_pred, rows.y, rows.w,
+                 data.has_weight, error_at_output(ws, last, rows))
     backward_rows(net, params, data, rows, ws, grad, dropout_seed)
     return loss_sum, weight_sum

@@ -9,7 +9,7 @@ costs nothing.
 from collections import namedtuple
 
 Network = namedtuple("Network", [
-    "layers", "n_coefs", "loss", "eps", "dropout_rate", "dropout_units",
+    "layers", "n_coefs", "loss", "loss_param", "eps", "dropout_rate", "dropout_units",
 ])
 Network.__doc__ = """What the kernels know of the network itself.
 
@@ -19,6 +19,8 @@ n_coefs : int
     Number of coefficients; they precede the intercepts in the flat buffer.
 loss : int
     Loss code (``fastmlp._config``).
+loss_param : float
+    The loss's parameter: Huber's ``delta`` (0.0 for the losses without one).
 eps : float
     Probability clipping bound of the log losses (the dtype's machine epsilon).
 dropout_rate : float
