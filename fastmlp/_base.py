@@ -9,6 +9,7 @@ from the random state, so that both produce the same weights.
 import warnings
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
+from functools import partial
 from itertools import chain
 from numbers import Integral, Real
 
@@ -16,19 +17,26 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse
 from sklearn.base import BaseEstimator, _fit_context, is_classifier
+from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.optimize import _check_optimize_result
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_consistent_length,
+    validate_data,
+)
 
+from ._callbacks import CALLBACK_ATTRIBUTES, FitTasks, snapshot_of
 from ._kernels.activations import HIDDEN_ACTIVATIONS as ACTIVATION_TABLE_HIDDEN
 from ._kernels.layout import DENSE, LayerSpec
 from ._kernels.layout import MAXOUT as MAXOUT_KIND
 from ._optimizers import AdamOptimizer, SGDOptimizer
 from ._trainer import NO_DROPOUT, Trainer
+from ._validation import ValidationSet, evaluate, make_scorer_for, validation_loss
 
 _STOCHASTIC_SOLVERS = ["sgd", "adam"]
 # scikit-learn's four, the element-wise ones fastmlp adds (the table in
@@ -72,7 +80,8 @@ class _Checkpoint:
     def __init__(self, estimator):
         self._attrs = dict(estimator.__dict__)
         self._lists = {
-            name: value[:] for name, value in self._attrs.items() if isinstance(value, list)
+            name: value[:] for name, value in self._attrs.items()
+            if isinstance(value, list) and name not in CALLBACK_ATTRIBUTES
         }
         trainer = self._attrs.get("_trainer")
         self._params = None if trainer is None else trainer.params.copy()
@@ -88,9 +97,16 @@ class _Checkpoint:
         )
 
     def restore(self, estimator):
-        """Put ``estimator`` back in the state this checkpoint recorded."""
+        """Put ``estimator`` back in the state this checkpoint recorded.
+
+        The callback machinery's attributes keep their current values: it
+        tears its callbacks down after the fit, whatever the fit's outcome.
+        """
+        callback_state = {name: value for name, value in estimator.__dict__.items()
+                          if name in CALLBACK_ATTRIBUTES}
         estimator.__dict__.clear()
         estimator.__dict__.update(self._attrs)
+        estimator.__dict__.update(callback_state)
         for name, items in self._lists.items():
             self._attrs[name][:] = items
         if self._params is not None:
@@ -133,7 +149,7 @@ def as_kernel_array(X, dtype):
     return np.ascontiguousarray(X, dtype=dtype)
 
 
-class BaseMultilayerPerceptron(BaseEstimator, ABC):
+class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, ABC):
     """Base class for fastmlp's classifier and regressor; use those instead."""
 
     _parameter_constraints: dict = {
@@ -177,6 +193,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         "residual": ["boolean"],
         "maxout_pieces": [Interval(Integral, 2, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "scoring": [str, callable, None],
     }
 
     @abstractmethod
@@ -185,7 +202,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                  random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
                  early_stopping, validation_fraction, beta_1, beta_2, epsilon,
                  n_iter_no_change, max_fun, n_jobs=None, residual=False, maxout_pieces=2,
-                 dropout=0.0):
+                 dropout=0.0, scoring=None):
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
@@ -214,6 +231,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         self.residual = residual
         self.maxout_pieces = maxout_pieces
         self.dropout = dropout
+        self.scoring = scoring
 
     # ------------------------------------------------------------------ model state
 
@@ -264,9 +282,14 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             last = factors[-1]
         return factors + [last]
 
+    def _huber_delta(self):
+        """Huber's delta as the trainer takes it (the regressor's ``huber_delta``)."""
+        return 1.0
+
     def _new_trainer(self, n_features, specs, dtype, params=None):
         return Trainer(n_features, specs, dtype, self._loss_name(),
-                       dropout_rate=self.dropout, params=params)
+                       dropout_rate=self.dropout, params=params,
+                       huber_delta=self._huber_delta())
 
     def _link_to_trainer(self, trainer):
         """Make ``coefs_`` and ``intercepts_`` views into ``trainer``'s buffer."""
@@ -322,7 +345,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             [np.ravel(c) for c in self.coefs_] + [np.ravel(b) for b in self.intercepts_]
         )
         return Trainer(self.coefs_[0].shape[0], specs, dtype, self._loss_name(),
-                       dropout_rate=getattr(self, "_dropout_rate", 0.0), params=packed)
+                       dropout_rate=getattr(self, "_dropout_rate", 0.0), params=packed,
+                       huber_delta=self._huber_delta())
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -339,12 +363,17 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
 
     @contextmanager
     def _unchanged_on_failure(self):
-        """Leave the estimator as it was when the enclosed fit raises."""
+        """Leave the estimator as it was when the enclosed fit raises.
+
+        Except when a callback raised after complete epochs: the model of the
+        last complete epoch stays (see ``fastmlp._callbacks``).
+        """
         checkpoint = _Checkpoint(self)
         try:
             yield
-        except BaseException:
-            checkpoint.restore(self)
+        except BaseException as exc:
+            if self.__dict__.pop("_keep_fit_on_error", None) is not exc:
+                checkpoint.restore(self)
             raise
 
     # ------------------------------------------------------------------ fitting
@@ -364,6 +393,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         self._dropout_rate = trainer.dropout_rate
         self._link_to_trainer(trainer)
         self._best_params = trainer.params.copy()
+        self.validation_loss_curve_ = None
 
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
@@ -381,7 +411,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
     def _output_activation(self):
         """Name of the output activation for the targets seen in ``_validate_input``."""
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _fit(self, X, y, sample_weight=None, incremental=False, X_val=None, y_val=None,
+             sample_weight_val=None):
         hidden_layer_sizes = _checked_hidden_layer_sizes(self.hidden_layer_sizes)
         self._hidden_activations(len(hidden_layer_sizes))
         if self.dropout > 0 and self.solver == "lbfgs":
@@ -394,9 +425,11 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             not self.warm_start and not incremental
         )
 
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        X_given, y_given, sample_weight_given = X, y, sample_weight
+        X, y, labels = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        sample_weight = self._with_class_weight(labels, labels, sample_weight, incremental)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
 
@@ -424,25 +457,76 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         Y = np.ascontiguousarray(y, dtype=dtype)
         if sample_weight is not None:
             sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+        validation = self._validation_set(X_val, y_val, sample_weight_val, labels, dtype)
 
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, Y, sample_weight, incremental)
+            tasks = FitTasks(self, X_given, y_given, sample_weight_given,
+                             1 if incremental else self.max_iter, "epoch")
+            self._fit_stochastic(X, Y, sample_weight, incremental, validation, tasks)
         else:
-            self._fit_lbfgs(X, Y, sample_weight)
+            tasks = FitTasks(self, X_given, y_given, sample_weight_given,
+                             self.max_iter + 1, "iteration")
+            self._fit_lbfgs(X, Y, sample_weight, validation, tasks)
 
         if not np.isfinite(self._trainer.params).all():
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may"
                 " contain large values and need to be preprocessed."
             )
+        tasks.finish()
         return self
+
+    def _with_class_weight(self, labels_fit, labels, sample_weight, incremental=False):
+        """``sample_weight`` times the class weights of ``labels`` (the classifier's
+        ``class_weight``; the regressor has none)."""
+        return sample_weight
+
+    def _validation_set(self, X_val, y_val, sample_weight_val, labels_fit, dtype):
+        """The caller's validation data, checked as the training data is; None without it."""
+        if X_val is None and y_val is None:
+            if sample_weight_val is not None:
+                raise ValueError(
+                    "sample_weight_val is provided, but X_val and y_val were not provided."
+                )
+            return None
+        if y_val is None:
+            raise ValueError("X_val is provided, but y_val was not provided.")
+        if X_val is None:
+            raise ValueError("y_val is provided, but X_val was not provided.")
+        X_val = validate_data(self, X_val, accept_sparse=["csr", "csc"],
+                              dtype=(np.float64, np.float32), reset=False)
+        y_val, Y_val = self._encode_validation_targets(y_val)
+        check_consistent_length(X_val, y_val)
+        weights = None
+        if sample_weight_val is not None:
+            weights = _check_sample_weight(sample_weight_val, X_val, ensure_non_negative=True)
+        weights = self._with_class_weight(labels_fit, y_val, weights)
+        return ValidationSet(
+            X=as_kernel_array(X_val, dtype), y=y_val,
+            Y=np.ascontiguousarray(Y_val.reshape(Y_val.shape[0], -1), dtype=dtype),
+            weights=None if weights is None else np.ascontiguousarray(weights, dtype=dtype),
+        )
+
+    @abstractmethod
+    def _encode_validation_targets(self, y_val):
+        """``y_val`` checked against the fitted targets, as labels and in the loss's form.
+
+        Returns
+        -------
+        y_val : ndarray
+            What ``score`` compares predictions with.
+        Y_val : ndarray of shape (n_rows, n_outputs)
+            What the loss reads.
+        """
 
     def _continue_with_current_network(self, hidden_layer_sizes):
         """Before a warm-started or partial fit, adopt parameter changes that
         keep the weights' shapes (activations, residual, dropout)."""
         specs = tuple(self._layer_specs(hidden_layer_sizes))
         trainer = self._trainer
-        if specs == trainer.specs and self.dropout == trainer.dropout_rate:
+        if (specs == trainer.specs and self.dropout == trainer.dropout_rate
+                and self._loss_name() == trainer.loss
+                and self._huber_delta() == trainer.huber_delta):
             return
         if [s.units * s.pieces for s in specs] != [s.units * s.pieces for s in trainer.specs]:
             raise ValueError(
@@ -454,16 +538,41 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         self._specs = self._trainer.specs
         self._dropout_rate = self._trainer.dropout_rate
 
-    def _fit_lbfgs(self, X, Y, sample_weight):
-        """Minimise the penalised loss over the flat buffer with scipy's L-BFGS-B."""
+    def _fit_lbfgs(self, X, Y, sample_weight, validation, tasks):
+        """Minimise the penalised loss over the flat buffer with scipy's L-BFGS-B.
+
+        With validation data or callbacks, scipy reports each iteration: the
+        validation loss is recorded and the callbacks see one task per
+        iteration (a callback may end the minimisation early).
+        """
         trainer = self._trainer
         iprint = 1 if (self.verbose is True or self.verbose >= 1) else -1
+        if validation is not None and getattr(self, "validation_loss_curve_", None) is None:
+            self.validation_loss_curve_ = []
+        stopped_by_callback = False
+        self.n_iter_ = 0
 
         def loss_and_gradient(packed):
             # A fresh gradient array per call: scipy may keep the previous one.
             return trainer.loss_and_gradient(packed, X, Y, sample_weight, self.alpha,
                                              n_jobs=self.n_jobs)
 
+        def after_iteration(intermediate_result):
+            nonlocal stopped_by_callback
+            # The loss function copies each point it evaluates into the
+            # buffer, so the buffer may hold the iterate for now.
+            trainer.params[:] = intermediate_result.x
+            self.n_iter_ += 1
+            self.loss_ = np.float64(intermediate_result.fun)
+            if validation is not None:
+                self.validation_loss_curve_.append(validation_loss(self, validation)[0])
+            if tasks.end(partial(snapshot_of, self)):
+                stopped_by_callback = True
+                raise StopIteration
+            tasks.begin(partial(snapshot_of, self))
+
+        reports = validation is not None or tasks.active
+        tasks.begin(partial(snapshot_of, self))
         opt_res = scipy.optimize.minimize(
             loss_and_gradient,
             trainer.params.copy(),
@@ -475,8 +584,13 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                 "gtol": self.tol,
                 **_get_additional_lbfgs_options_dict("iprint", iprint),
             },
+            callback=after_iteration if reports else None,
         )
-        self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
+        tasks.close_unrun()
+        if stopped_by_callback:
+            self.n_iter_ = int(opt_res.nit)
+        else:
+            self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
         self.loss_ = np.float64(opt_res.fun)
         trainer.params[:] = opt_res.x
 
@@ -511,7 +625,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         """Targets in the form ``_score`` expects; overridden by the classifier."""
         return Y
 
-    def _fit_stochastic(self, X, Y, sample_weight, incremental):
+    def _fit_stochastic(self, X, Y, sample_weight, incremental, validation, tasks):
         trainer = self._trainer
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._new_optimizer()
@@ -520,14 +634,21 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
-        if early_stopping:
+        if early_stopping and validation is None:
             train_idx, val_idx = self._split_validation(Y, sample_weight)
-            X_val = X[val_idx]
-            y_val = self._validation_targets(Y[val_idx])
-            sample_weight_val = None if sample_weight is None else sample_weight[val_idx]
+            validation = ValidationSet(
+                X=X[val_idx], y=self._validation_targets(Y[val_idx]), Y=Y[val_idx],
+                weights=None if sample_weight is None else sample_weight[val_idx])
         else:
             train_idx = np.arange(X.shape[0], dtype=np.int64)
-            X_val = y_val = sample_weight_val = None
+        scorer = None
+        if validation is not None:
+            scorer = make_scorer_for(self)
+            if getattr(self, "validation_scores_", None) is None:
+                self.validation_scores_ = []
+            if getattr(self, "validation_loss_curve_", None) is None:
+                self.validation_loss_curve_ = []
+        snapshot = partial(snapshot_of, self)
 
         n_samples = train_idx.shape[0]
         sample_idx = np.arange(n_samples, dtype=int)
@@ -546,6 +667,7 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 last_complete_epoch = _Checkpoint(self)
+                tasks.begin(snapshot)
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
                 order = np.ascontiguousarray(train_idx[sample_idx], dtype=np.int64)
@@ -562,10 +684,10 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
 
-                self._update_no_improvement_count(early_stopping, X_val, y_val,
-                                                  sample_weight_val)
+                self._update_no_improvement_count(early_stopping, validation, scorer)
                 optimizer.iteration_ends(self.t_)
 
+                converged = False
                 if self._no_improvement_count > self.n_iter_no_change:
                     if early_stopping:
                         msg = (
@@ -579,20 +701,19 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
                             " for %d consecutive epochs."
                             % (self.tol, self.n_iter_no_change)
                         )
-                    if optimizer.trigger_stopping(msg, self.verbose):
-                        break
-                    self._no_improvement_count = 0
+                    converged = optimizer.trigger_stopping(msg, self.verbose)
+                    if not converged:
+                        self._no_improvement_count = 0
 
-                if incremental:
-                    break
-
-                if self.n_iter_ == self.max_iter:
+                if not (converged or incremental) and self.n_iter_ == self.max_iter:
                     warnings.warn(
                         "Stochastic Optimizer: Maximum iterations (%d) "
                         "reached and the optimization hasn't converged yet."
                         % self.max_iter,
                         ConvergenceWarning,
                     )
+                if tasks.end(snapshot) or converged or incremental:
+                    break
         except KeyboardInterrupt:
             # Drop the unfinished epoch; with none complete, let the caller
             # put back the state from before the call.
@@ -613,12 +734,14 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             return NO_DROPOUT
         return int(self._random_state.randint(np.iinfo(np.int64).max, dtype=np.int64))
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sample_weight_val):
-        if early_stopping:
-            val_score = self._score(X_val, y_val, sample_weight=sample_weight_val)
+    def _update_no_improvement_count(self, early_stopping, validation, scorer):
+        if validation is not None:
+            val_loss, val_score = evaluate(self, validation, scorer)
+            self.validation_loss_curve_.append(val_loss)
             self.validation_scores_.append(val_score)
             if self.verbose:
                 print("Validation score: %f" % self.validation_scores_[-1])
+        if early_stopping:
             last_valid_score = self.validation_scores_[-1]
             if last_valid_score < (self.best_validation_score_ + self.tol):
                 self._no_improvement_count += 1
@@ -644,7 +767,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         return True
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -656,6 +780,16 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             regression).
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
+        X_val : array-like of shape (n_val, n_features), default=None
+            Validation inputs. With ``early_stopping=True``, the stopping rule
+            scores them (see ``scoring``) instead of holding out
+            ``validation_fraction`` of ``X``; without it, they are scored
+            and their loss recorded after each epoch, without stopping.
+            Requires ``y_val``.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Validation targets.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation rows.
 
         Returns
         -------
@@ -663,7 +797,8 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
             Returns a trained MLP model.
         """
         with self._unchanged_on_failure():
-            return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+            return self._fit(X, y, sample_weight=sample_weight, incremental=False,
+                             X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val)
 
     # ------------------------------------------------------------------ predicting
 
@@ -722,6 +857,13 @@ class BaseMultilayerPerceptron(BaseEstimator, ABC):
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
         return score_function(y, y_pred, sample_weight=sample_weight)
+
+    def _score_outputs(self, outputs, y, sample_weight):
+        """``score`` of output activations already computed (the validation pass)."""
+        y_pred = self._predictions_from_outputs(outputs)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return self._score_function(y, y_pred, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

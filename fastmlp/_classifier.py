@@ -4,13 +4,15 @@ import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
 from ._base import BaseMultilayerPerceptron
 
@@ -20,8 +22,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
 
     A drop-in replacement for :class:`sklearn.neural_network.MLPClassifier`:
     same parameters, defaults, attributes and errors. It optimises the log-loss
-    with a softmax output for multiclass targets and logistic outputs for binary
-    and multilabel targets. float32 input is trained and predicted in float32.
+    (or the squared error) of a softmax output for multiclass targets and of
+    logistic outputs for binary and multilabel targets. float32 input is
+    trained and predicted in float32.
 
     Parameters
     ----------
@@ -100,6 +103,24 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         dropout) and prediction uses every unit unscaled. Masks are drawn
         from ``random_state``, the same whatever the thread count. Not
         available with ``solver='lbfgs'``.
+    loss : {'log_loss', 'squared_error'}, default='log_loss'
+        Loss to minimise: scikit-learn's log-loss, or half the squared error
+        between the output probabilities and the binarised labels,
+        ``0.5 * mean_k (y_k - p_k)**2`` per row (the classic textbook
+        network's loss).
+    class_weight : dict, list of dict, 'balanced' or None, default=None
+        Weights of the classes, as in scikit-learn's other classifiers: a
+        dict ``{label: weight}`` (a list of dicts, one per column, for
+        multilabel targets), or 'balanced' for
+        ``n_samples / (n_classes * np.bincount(y))``. They multiply
+        ``sample_weight`` in the training loss and in the validation score
+        and loss. ``fit`` with ``class_weight='balanced'`` gives exactly the
+        weights of ``fit`` with ``sample_weight=compute_sample_weight('balanced', y)``.
+        ``partial_fit`` accepts a dict only.
+    scoring : str, callable or None, default=None
+        What early stopping maximises on the validation data: None for
+        accuracy (scikit-learn's rule), 'loss' for minus the validation loss,
+        or any scikit-learn scorer name or callable ``scorer(estimator, X, y)``.
 
     Attributes
     ----------
@@ -112,9 +133,14 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     loss_curve_ : list of float
         Training loss after each epoch.
     validation_scores_ : list of float or None
-        Validation accuracy after each epoch, with early stopping.
+        Validation score (see ``scoring``) after each epoch, whenever there
+        is validation data (early stopping, or ``X_val`` given to ``fit``).
+    validation_loss_curve_ : list of float or None
+        Validation loss after each epoch (each L-BFGS iteration): the
+        training loss's formula without the L2 term, whenever there is
+        validation data; None otherwise.
     best_validation_score_ : float or None
-        Best validation accuracy, with early stopping.
+        Best validation score, with early stopping.
     t_ : int
         Number of training samples seen.
     coefs_ : list of ndarray
@@ -143,6 +169,12 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     >>> clf.score(X / 16, y) > 0.9
     True
     """
+
+    _parameter_constraints: dict = {
+        **BaseMultilayerPerceptron._parameter_constraints,
+        "loss": [StrOptions({"log_loss", "squared_error"})],
+        "class_weight": [dict, list, StrOptions({"balanced"}), None],
+    }
 
     def __init__(
         self,
@@ -174,7 +206,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         residual=False,
         maxout_pieces=2,
         dropout=0.0,
+        loss="log_loss",
+        class_weight=None,
+        scoring=None,
     ):
+        self.class_weight = class_weight
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
@@ -185,7 +221,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             learning_rate_init=learning_rate_init,
             power_t=power_t,
             max_iter=max_iter,
-            loss="log_loss",
+            loss=loss,
             shuffle=shuffle,
             random_state=random_state,
             tol=tol,
@@ -204,6 +240,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             residual=residual,
             maxout_pieces=maxout_pieces,
             dropout=dropout,
+            scoring=scoring,
         )
 
     def _output_activation(self):
@@ -243,11 +280,35 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
 
-        y = self._label_binarizer.transform(y).astype(bool)
-        return X, y
+        return X, self._label_binarizer.transform(y).astype(bool), y
 
     def _validation_targets(self, Y):
         return self._label_binarizer.inverse_transform(Y)
+
+    def _encode_validation_targets(self, y_val):
+        y_val = check_array(y_val, ensure_2d=False, dtype=None, input_name="y_val")
+        if y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = column_or_1d(y_val, warn=True)
+        classes = unique_labels(y_val)
+        if len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+            raise ValueError(
+                "`y_val` has classes not in `self.classes_`. "
+                f"`self.classes_` has {self.classes_}. 'y_val' has {classes}."
+            )
+        return y_val, self._label_binarizer.transform(y_val).astype(bool)
+
+    def _with_class_weight(self, labels_fit, labels, sample_weight, incremental=False):
+        if self.class_weight is None:
+            return sample_weight
+        if incremental and isinstance(self.class_weight, str):
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit. Compute the "
+                "weights with sklearn.utils.class_weight.compute_class_weight('balanced', "
+                "classes=classes, y=y) on a large enough sample of the targets and pass "
+                "them as a dict."
+            )
+        weights = class_weight_of_rows(self.class_weight, labels_fit, labels)
+        return weights if sample_weight is None else sample_weight * weights
 
     def predict(self, X):
         """Predict class labels.
@@ -266,10 +327,15 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        return self._predictions_from_outputs(
+            self._forward_pass_fast(X, check_input=check_input))
+
+    def _predictions_from_outputs(self, y_pred):
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
         return self._labels_from_outputs(y_pred)
+
+    _score_function = staticmethod(accuracy_score)
 
     def _labels_from_outputs(self, y_pred):
         """``LabelBinarizer.inverse_transform``, without its overhead where simple."""
@@ -355,3 +421,46 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def class_weight_of_rows(class_weight, labels_fit, labels):
+    """Each row's class weight (the product over columns for multilabel targets).
+
+    ``'balanced'`` weights come from the class frequencies of ``labels_fit``
+    (the training targets), so validation rows get their classes' training
+    weights. For the training rows themselves this is exactly
+    ``sklearn.utils.class_weight.compute_sample_weight(class_weight, labels)``.
+
+    Parameters
+    ----------
+    class_weight : dict, list of dict or 'balanced'
+    labels_fit : ndarray of shape (n_fit,) or (n_fit, n_outputs)
+    labels : ndarray of shape (n_rows,) or (n_rows, n_outputs)
+
+    Returns
+    -------
+    weights : ndarray of float64, shape (n_rows,)
+    """
+    labels_fit = np.asarray(labels_fit)
+    labels = np.asarray(labels)
+    if labels_fit.ndim == 1:
+        labels_fit, labels = labels_fit[:, None], labels[:, None]
+        per_column = [class_weight]
+    elif isinstance(class_weight, str):
+        per_column = [class_weight] * labels_fit.shape[1]
+    else:
+        per_column = class_weight
+        if not isinstance(per_column, list) or len(per_column) != labels_fit.shape[1]:
+            raise ValueError(
+                "For multi-output, number of elements in class_weight should match "
+                "number of outputs."
+            )
+    weights = np.ones(labels.shape[0], dtype=np.float64)
+    for k, column_weight in enumerate(per_column):
+        classes = np.unique(labels_fit[:, k])
+        class_weights = compute_class_weight(column_weight, classes=classes,
+                                             y=labels_fit[:, k])
+        index = np.minimum(np.searchsorted(classes, labels[:, k]), classes.shape[0] - 1)
+        # A class the training targets lack (a multilabel column) weighs 1.
+        weights *= np.where(classes[index] == labels[:, k], class_weights[index], 1.0)
+    return weights

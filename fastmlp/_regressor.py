@@ -3,9 +3,16 @@
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import StrOptions
+from numbers import Real
+
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from ._base import BaseMultilayerPerceptron
 
@@ -15,14 +22,20 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 
     A drop-in replacement for :class:`sklearn.neural_network.MLPRegressor`:
     same parameters, defaults, attributes and errors. It minimises half the
-    squared error (identity output) or half the Poisson deviance (exponential
-    output), for one or several targets.
+    squared error, the Huber loss or the absolute error (identity output), or
+    half the Poisson deviance (exponential output), for one or several targets.
 
     Parameters
     ----------
-    loss : {'squared_error', 'poisson'}, default='squared_error'
-        Loss to minimise: ``0.5 * mean((y - p)**2)`` averaged over outputs, or
-        ``mean(y log(y / p) - y + p)`` summed over outputs with ``p = exp(z)``.
+    loss : {'squared_error', 'poisson', 'huber', 'absolute_error'}, \
+            default='squared_error'
+        Loss to minimise, per row and averaged over rows: 'squared_error'
+        ``0.5 * mean_k (y_k - p_k)**2``; 'poisson' ``sum_k (y_k log(y_k / p_k)
+        - y_k + p_k)`` with ``p = exp(z)``; 'huber' ``mean_k h(y_k - p_k)`` with
+        ``h(r) = 0.5 r**2`` for ``|r| <= huber_delta`` and ``huber_delta *
+        (|r| - 0.5 huber_delta)`` beyond (robust to outliers, and equal to
+        'squared_error' for small residuals); 'absolute_error'
+        ``mean_k |y_k - p_k|`` (predicts a median).
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of neurons in the ith hidden layer.
     activation : str or list of str, default='relu'
@@ -98,6 +111,13 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         dropout) and prediction uses every unit unscaled. Masks are drawn
         from ``random_state``, the same whatever the thread count. Not
         available with ``solver='lbfgs'``.
+    huber_delta : float, default=1.0
+        Residual size at which the Huber loss turns from quadratic to linear
+        (``loss='huber'`` only), in the targets' units.
+    scoring : str, callable or None, default=None
+        What early stopping maximises on the validation data: None for R²
+        (scikit-learn's rule), 'loss' for minus the validation loss, or any
+        scikit-learn scorer name or callable ``scorer(estimator, X, y)``.
 
     Attributes
     ----------
@@ -108,9 +128,14 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     loss_curve_ : list of float
         Training loss after each epoch (stochastic solvers).
     validation_scores_ : list of float or None
-        Validation R² after each epoch, with early stopping.
+        Validation score (see ``scoring``) after each epoch, whenever there
+        is validation data (early stopping, or ``X_val`` given to ``fit``).
+    validation_loss_curve_ : list of float or None
+        Validation loss after each epoch (each L-BFGS iteration): the
+        training loss's formula without the L2 term, whenever there is
+        validation data; None otherwise.
     best_validation_score_ : float or None
-        Best validation R², with early stopping.
+        Best validation score, with early stopping.
     t_ : int
         Number of training samples seen.
     coefs_ : list of ndarray
@@ -144,7 +169,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 
     _parameter_constraints: dict = {
         **BaseMultilayerPerceptron._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "poisson"})],
+        "loss": [StrOptions({"squared_error", "poisson", "huber", "absolute_error"})],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -178,7 +204,10 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         residual=False,
         maxout_pieces=2,
         dropout=0.0,
+        huber_delta=1.0,
+        scoring=None,
     ):
+        self.huber_delta = huber_delta
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
@@ -208,6 +237,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             residual=residual,
             maxout_pieces=maxout_pieces,
             dropout=dropout,
+            scoring=scoring,
         )
 
     def _output_activation(self):
@@ -230,10 +260,19 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        return self._predictions_from_outputs(
+            self._forward_pass_fast(X, check_input=check_input))
+
+    @staticmethod
+    def _predictions_from_outputs(y_pred):
         if y_pred.shape[1] == 1:
             return y_pred.ravel()
         return y_pred
+
+    _score_function = staticmethod(r2_score)
+
+    def _huber_delta(self):
+        return float(self.huber_delta)
 
     def _score(self, X, y, sample_weight=None):
         return self._score_with_function(X, y, sample_weight, r2_score)
@@ -251,7 +290,19 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        return X, y
+        return X, y, y
+
+    def _encode_validation_targets(self, y_val):
+        y_val = check_array(y_val, ensure_2d=False, dtype="numeric", input_name="y_val")
+        if y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = column_or_1d(y_val, warn=True)
+        n_outputs = 1 if y_val.ndim == 1 else y_val.shape[1]
+        if n_outputs != self.n_outputs_:
+            raise ValueError(
+                f"y_val has {n_outputs} outputs, but {self.__class__.__name__} is "
+                f"fitted with {self.n_outputs_} outputs."
+            )
+        return y_val, y_val
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)

@@ -183,8 +183,10 @@ def test_get_params_and_clone_match_sklearn():
                   batch_size=10, learning_rate="adaptive", momentum=0.5, random_state=2)
     fm = MLPClassifier(**params)
     # fastmlp's additions to the signature, after scikit-learn's: the thread
-    # policy and the layer options, whose defaults are scikit-learn's network.
-    additions = {"n_jobs": None, "residual": False, "maxout_pieces": 2, "dropout": 0.0}
+    # policy, the layer options and the training controls, whose defaults are
+    # scikit-learn's network and training.
+    additions = {"n_jobs": None, "residual": False, "maxout_pieces": 2, "dropout": 0.0,
+                 "loss": "log_loss", "class_weight": None, "scoring": None}
     assert fm.get_params() == {**SkMLPClassifier(**params).get_params(), **additions}
     assert MLPClassifier().get_params() == {**SkMLPClassifier().get_params(), **additions}
     cloned = clone(fm)
