@@ -5,6 +5,7 @@ Drop-in replacements for scikit-learn's ``MLPClassifier`` and ``MLPRegressor`` w
 
 from ._classifier import MLPClassifier
 from ._regressor import MLPRegressor
+from . import _export  # noqa: F401 (registers the ONNX converters when skl2onnx is imported)
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 __version__ = "0.1.0"

@@ -865,6 +865,35 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, ABC):
             return np.nan
         return self._score_function(y, y_pred, sample_weight=sample_weight)
 
+    def to_sklearn(self):
+        """The equivalent fitted scikit-learn estimator.
+
+        Returns a :class:`sklearn.neural_network.MLPClassifier` or
+        :class:`~sklearn.neural_network.MLPRegressor` holding copies of this
+        model's weights and fitted attributes, whose ``predict`` (and
+        ``predict_proba``) equal this model's to round-off. Training-only
+        options scikit-learn lacks (``dropout``, ``class_weight``, the added
+        losses, ``scoring``) shape the weights but not the forward pass; the
+        returned estimator has scikit-learn's parameters, so refitting it
+        trains scikit-learn's way.
+
+        Returns
+        -------
+        estimator : sklearn.neural_network.MLPClassifier or MLPRegressor
+
+        Raises
+        ------
+        ValueError
+            When scikit-learn cannot compute this network's forward pass: an
+            activation it lacks, different activations per layer, Maxout
+            layers or residual connections. The message names the feature.
+        sklearn.exceptions.NotFittedError
+            When the model is not fitted.
+        """
+        from ._export import to_sklearn
+
+        return to_sklearn(self)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
