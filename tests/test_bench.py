@@ -5,6 +5,7 @@ check that the suite runs (quick mode, synthetic data, no Fashion-MNIST, PyTorch
 only when installed) and that its bookkeeping is right.
 """
 
+import importlib.util
 import json
 import sys
 import warnings
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.testing import assert_array_equal
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -139,3 +141,23 @@ def test_breakdown_pieces_add_up_to_the_epoch(tmp_path, capsys):
     assert result["flops_per_epoch"] == epoch_flops(result["layer_units"], 400)
     assert "whole epoch" in stem.with_suffix(".md").read_text()
     assert "BLAS products" in capsys.readouterr().out
+
+
+def test_training_controls_subsamples_only_the_named_classes():
+    from bench.training_controls import subsample_classes
+
+    y = np.repeat(np.arange(4), 100)
+    X = np.arange(400.0).reshape(-1, 1)
+    X_small, y_small = subsample_classes(X, y, [0, 1], 0.1, seed=0)
+    assert np.bincount(y_small).tolist() == [10, 10, 100, 100]
+    assert_array_equal(X_small[:, 0].astype(int) // 100, y_small)
+
+
+def test_epoch_overhead_times_every_callback_kind():
+    from bench.epoch_overhead import seconds_per_epoch
+
+    X = np.random.RandomState(0).rand(60, 4)
+    y = (X[:, 0] > 0.5).astype(int)
+    kinds = ["none", "no-op"] + (["progress"] if importlib.util.find_spec("rich") else [])
+    for kind in kinds:
+        assert 0 < seconds_per_epoch(X, y, kind, epochs=2, repeats=1) < 5
