@@ -144,28 +144,20 @@ def test_huber_cases_cover_both_regimes(name):
 
 
 @pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("source", ["naive", "kernel"])
 @weighted_cases
-def test_naive_gradient_matches_finite_differences(name, weighted):
+def test_gradient_matches_finite_differences(name, source, weighted):
+    """The NumPy reference's gradient and the kernels' gradient, each against
+    central differences of its own loss (under the documented convention)."""
     problem = make_problem(name, weighted)
+    loss_and_gradient = {"naive": naive_loss_and_gradient,
+                         "kernel": kernel_loss_and_gradient}[source]
 
-    def naive_loss(p, alpha):
-        return naive_loss_and_gradient(problem, p, alpha)[0]
+    def loss(p, alpha):
+        return loss_and_gradient(problem, p, alpha)[0]
 
-    _, grad = naive_loss_and_gradient(problem, problem["params"], ALPHA)
-    expected = conventional_differences(naive_loss, problem["params"], CASES[name][2])
-    assert_gradient_close(grad, expected, rtol=1e-6)
-
-
-@pytest.mark.parametrize("name", CASES)
-@weighted_cases
-def test_gradient_matches_finite_differences(name, weighted):
-    problem = make_problem(name, weighted)
-
-    def kernel_loss(p, alpha):
-        return kernel_loss_and_gradient(problem, p, alpha)[0]
-
-    _, grad = kernel_loss_and_gradient(problem, problem["params"], ALPHA)
-    expected = conventional_differences(kernel_loss, problem["params"], CASES[name][2])
+    _, grad = loss_and_gradient(problem, problem["params"], ALPHA)
+    expected = conventional_differences(loss, problem["params"], CASES[name][2])
     assert_gradient_close(grad, expected, rtol=1e-6)
 
 
