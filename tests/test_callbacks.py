@@ -187,3 +187,14 @@ def test_clone_keeps_callbacks(data):
     model = clone(small().set_callbacks(recorder))
     model.fit(*data)
     assert "setup" in recorder.events
+
+
+def test_scoring_monitor_inside_grid_search_and_pipeline(data):
+    X, y = data
+    monitor = ScoringMonitor(scoring="accuracy")
+    pipeline = make_pipeline(StandardScaler(), small().set_callbacks(monitor))
+    GridSearchCV(pipeline, {"mlpclassifier__alpha": [1e-4, 1e-2]}, cv=2).fit(X, y)
+    rows = monitor.get_logs().data
+    # Four cross-validation fits and the refit, four epochs each.
+    assert sum(row["task_name"] == "epoch" for row in rows) == 5 * 4
+    assert sum(row["task_name"] == "fit" for row in rows) == 5
