@@ -1,12 +1,48 @@
-"""Matrix products of a block of rows, on dense (BLAS) or CSR input.
+"""Matrix products of a block of rows, on dense or CSR input.
 
-Dense products go through BLAS (``np.dot`` with ``out=``) on contiguous row
-blocks. The input layer may instead read sparse CSR rows in place: nothing is
-densified. Nothing here allocates array memory.
+Dense products with a narrow output (at most ``SIMD_MAX_COLUMNS`` columns, a
+narrow layer) run on the register-tile kernels of ``simd``; wider ones go
+through BLAS (``np.dot`` with ``out=``), whose packing pays off there. The
+input layer may instead read sparse CSR rows in place: nothing is densified.
+Nothing here allocates array memory.
 """
 
 import numpy as np
 from numba import njit
+
+from .._config import SIMD_MAX_COLUMNS, SIMD_MAX_INNER_TRANSPOSED
+from .simd import simd_times, simd_transpose_times
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def unit_stride(values):
+    """Whether the elements of each row of 2-D ``values`` are adjacent."""
+    return values.shape[1] <= 1 or values.strides[1] == values.itemsize
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def times(a, b, out):
+    """``out = a @ b``: register tiles for a narrow ``out``, else BLAS."""
+    if (out.shape[1] <= SIMD_MAX_COLUMNS and unit_stride(a) and unit_stride(b)
+            and unit_stride(out)):
+        simd_times(a, b, out)
+    else:
+        np.dot(a, b, out)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def transpose_times(a, b, out):
+    """``out = a.T @ b``: register tiles for a narrow ``out``, else BLAS.
+
+    The tiles read ``a`` down its columns, a cache line per row for every
+    tile: past ``SIMD_MAX_INNER_TRANSPOSED`` rows those lines no longer stay
+    cached between tiles and BLAS's packed copy is faster.
+    """
+    if (out.shape[1] <= SIMD_MAX_COLUMNS and a.shape[0] <= SIMD_MAX_INNER_TRANSPOSED
+            and unit_stride(a) and unit_stride(b) and unit_stride(out)):
+        simd_transpose_times(a, b, out)
+    else:
+        np.dot(a.T, b, out)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -39,7 +75,7 @@ def input_times(data, rows, coefs, out):
     out : ndarray of shape (rows.n, n_columns)
     """
     if not data.is_sparse:
-        np.dot(rows.x, coefs, out)
+        times(rows.x, coefs, out)
         return
     n_columns = coefs.shape[1]
     for i in range(rows.n):
@@ -57,7 +93,7 @@ def input_times(data, rows, coefs, out):
 def input_transpose_times(data, rows, delta, out):
     """``out = X[rows].T @ delta`` (overwritten), reading sparse rows in place."""
     if not data.is_sparse:
-        np.dot(rows.x.T, delta, out)
+        transpose_times(rows.x, delta, out)
         return
     n_columns = delta.shape[1]
     for col in range(out.shape[0]):
