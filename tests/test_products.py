@@ -79,3 +79,29 @@ def test_dispatch_either_side_of_the_threshold(dtype, n):
     a_t = rng.standard_normal((50, 37)).astype(dtype)
     transpose_times(a_t, b, out)
     np.testing.assert_allclose(out, a_t.T @ b, **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_simd_rows_products_read_rows_through_ids(dtype, shape):
+    from fastmlp._kernels.simd import simd_rows_times, simd_rows_transpose_times
+
+    m, k, n = shape
+    rng = np.random.default_rng(m * 1000 + k * 10 + n + 2)
+    source = rng.standard_normal((m + 7, k)).astype(dtype)
+    ids = rng.permutation(m + 7)[:m].astype(np.int64)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    out = np.full((m, n), np.nan, dtype)
+    simd_rows_times(source, ids, b, out)
+    assert np.all(np.abs(out - source[ids].astype(np.float64) @ b) <= rounding_bound(
+        source[ids], b, dtype))
+
+    # Transposed: the ids pick the inner dimension's rows (a weight gradient).
+    source_t = rng.standard_normal((k + 5, m)).astype(dtype)
+    ids_t = rng.permutation(k + 5)[:k].astype(np.int64)
+    delta = rng.standard_normal((k, n)).astype(dtype)
+    out_t = np.full((m, n), np.nan, dtype)
+    simd_rows_transpose_times(source_t, ids_t, delta, out_t)
+    picked = source_t[ids_t]
+    assert np.all(np.abs(out_t - picked.T.astype(np.float64) @ delta) <= rounding_bound(
+        picked.T, delta, dtype))

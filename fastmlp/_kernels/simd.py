@@ -40,22 +40,26 @@ def _lanes(dtype):
 def _make_tile(n_vectors, a_transposed):
     """An intrinsic computing one ``TILE_ROWS x n_vectors`` tile of the output.
 
-    ``tile(a, b, out, i0, j0, n_rows)`` writes rows ``[i0, i0 + n_rows)``
+    ``tile(a, ids, b, out, i0, j0, n_rows)`` writes rows ``[i0, i0 + n_rows)``
     (``n_rows <= TILE_ROWS``) and columns ``[j0, j0 + n_vectors * lanes)``
     (those below ``out.shape[1]``) of ``op(a) @ b`` into ``out``, with
-    ``op(a) = a.T`` when ``a_transposed``, else ``a``. Rows of every array
-    are contiguous; their strides are read from the arrays.
+    ``op(a) = a.T`` when ``a_transposed``, else ``a``; when ``ids`` is an
+    array rather than None, ``a`` stands for ``a[ids]`` (its rows read in
+    place). Rows of every array are contiguous; their strides are read from
+    the arrays.
     """
 
     @intrinsic
-    def tile(typingctx, a, b, out, i0, j0, n_rows):
-        sig = types.void(a, b, out, types.intp, types.intp, types.intp)
+    def tile(typingctx, a, ids, b, out, i0, j0, n_rows):
+        sig = types.void(a, ids, b, out, types.intp, types.intp, types.intp)
+        indexed = not isinstance(ids, types.NoneType)
 
         def codegen(context, builder, signature, args):
-            a_arg, b_arg, out_arg, i0v, j0v, n_rows_v = args
-            arrays = [context.make_array(t)(context, builder, v)
-                      for t, v in zip(signature.args[:3], (a_arg, b_arg, out_arg))]
-            fa, fb, fout = arrays
+            a_arg, ids_arg, b_arg, out_arg, i0v, j0v, n_rows_v = args
+            fa, fb, fout = [context.make_array(signature.args[i])(context, builder, args[i])
+                            for i in (0, 2, 3)]
+            if indexed:
+                fids = context.make_array(signature.args[1])(context, builder, ids_arg)
             dtype = signature.args[0].dtype
             lanes = _lanes(dtype)
             elt = context.get_value_type(dtype)
@@ -114,6 +118,16 @@ def _make_tile(n_vectors, a_transposed):
                                          const(r), last)
                 rows.append(builder.add(i0v, clamped))
 
+            def row_of_a(i):
+                """Row ``i`` of ``a``, or row ``ids[i]`` when reading through ids."""
+                if not indexed:
+                    return i
+                index = builder.load(builder.gep(fids.data, [i]))
+                return builder.sext(index, intp) if index.type.width < intp.width else index
+
+            if not a_transposed:
+                a_rows = [builder.mul(row_of_a(i), lda) for i in rows]
+
             acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(n_vectors)]
                    for _ in range(TILE_ROWS)]
             with cgutils.for_range(builder, n_inner) as loop:
@@ -125,11 +139,13 @@ def _make_tile(n_vectors, a_transposed):
                                                                              const(lanes * v)))])
                     b_vecs.append(builder.call(mload, [builder.bitcast(p, vptr), align,
                                                        masks[v], zero]))
+                if a_transposed:
+                    a_row = builder.mul(row_of_a(k), lda)
                 for r in range(TILE_ROWS):
                     if a_transposed:
-                        off = builder.add(builder.mul(k, lda), rows[r])
+                        off = builder.add(a_row, rows[r])
                     else:
-                        off = builder.add(builder.mul(rows[r], lda), k)
+                        off = builder.add(a_rows[r], k)
                     s = builder.load(builder.gep(fa.data, [off]))
                     bcast = builder.shuffle_vector(
                         builder.insert_element(undef, s, ir.Constant(i32, 0)), undef, splat0)
@@ -166,6 +182,36 @@ def vector_lanes(values):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def tiled_times(a, ids, b, out):
+    """``out = a @ b``, or ``a[ids] @ b`` when ``ids`` is not None."""
+    m, n = out.shape
+    lanes = vector_lanes(out)
+    for i0 in range(0, m, TILE_ROWS):
+        n_rows = min(TILE_ROWS, m - i0)
+        j0 = 0
+        while n - j0 > lanes:
+            _tile_2(a, ids, b, out, i0, j0, n_rows)
+            j0 += 2 * lanes
+        if j0 < n:
+            _tile_1(a, ids, b, out, i0, j0, n_rows)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def tiled_transpose_times(a, ids, b, out):
+    """``out = a.T @ b``, or ``a[ids].T @ b`` when ``ids`` is not None."""
+    m, n = out.shape
+    lanes = vector_lanes(out)
+    for i0 in range(0, m, TILE_ROWS):
+        n_rows = min(TILE_ROWS, m - i0)
+        j0 = 0
+        while n - j0 > lanes:
+            _tile_2t(a, ids, b, out, i0, j0, n_rows)
+            j0 += 2 * lanes
+        if j0 < n:
+            _tile_1t(a, ids, b, out, i0, j0, n_rows)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def simd_times(a, b, out):
     """``out = a @ b`` by register tiles; rows of every array contiguous.
 
@@ -176,19 +222,10 @@ def simd_times(a, b, out):
     out : ndarray of shape (m, n)
         Overwritten.
     """
-    m, n = out.shape
-    lanes = vector_lanes(out)
-    for i0 in range(0, m, TILE_ROWS):
-        n_rows = min(TILE_ROWS, m - i0)
-        j0 = 0
-        while n - j0 > lanes:
-            _tile_2(a, b, out, i0, j0, n_rows)
-            j0 += 2 * lanes
-        if j0 < n:
-            _tile_1(a, b, out, i0, j0, n_rows)
+    tiled_times(a, None, b, out)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+@njit(cache=True, nogil=True, error_model="numpy")
 def simd_transpose_times(a, b, out):
     """``out = a.T @ b`` by register tiles; rows of every array contiguous.
 
@@ -199,13 +236,34 @@ def simd_transpose_times(a, b, out):
     out : ndarray of shape (m, n)
         Overwritten.
     """
-    m, n = out.shape
-    lanes = vector_lanes(out)
-    for i0 in range(0, m, TILE_ROWS):
-        n_rows = min(TILE_ROWS, m - i0)
-        j0 = 0
-        while n - j0 > lanes:
-            _tile_2t(a, b, out, i0, j0, n_rows)
-            j0 += 2 * lanes
-        if j0 < n:
-            _tile_1t(a, b, out, i0, j0, n_rows)
+    tiled_transpose_times(a, None, b, out)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def simd_rows_times(a, ids, b, out):
+    """``out = a[ids] @ b`` reading the rows of ``a`` in place (no gathered copy).
+
+    Parameters
+    ----------
+    a : ndarray of shape (n_samples, k)
+    ids : ndarray of int64, shape (m,)
+    b : ndarray of shape (k, n)
+    out : ndarray of shape (m, n)
+        Overwritten.
+    """
+    tiled_times(a, ids, b, out)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def simd_rows_transpose_times(a, ids, b, out):
+    """``out = a[ids].T @ b`` reading the rows of ``a`` in place (no gathered copy).
+
+    Parameters
+    ----------
+    a : ndarray of shape (n_samples, m)
+    ids : ndarray of int64, shape (k,)
+    b : ndarray of shape (k, n)
+    out : ndarray of shape (m, n)
+        Overwritten.
+    """
+    tiled_transpose_times(a, ids, b, out)
