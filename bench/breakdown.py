@@ -5,8 +5,9 @@ thread (Numba and BLAS), adding one piece at a time, so that the differences
 between consecutive runs add up to the epoch:
 
 1. ``gather``: copy each batch's rows of ``X`` and ``Y`` into the workspace;
-2. ``gather + products``: then the BLAS matrix products of forward and backward
-   (OpenBLAS's packing copies included), nothing else;
+2. ``gather + products``: then the matrix products of forward and backward as
+   the kernels run them (register tiles for narrow layers, BLAS with its
+   packing copies for wide ones, see ``products``), nothing else;
 3. ``gradient``: gather, forward and backward as the epoch runs them
    (``backward.gradient_rows``); minus 2, the element-wise work: bias, activation,
    loss, derivatives, intercept sums;
@@ -34,7 +35,7 @@ from threadpoolctl import threadpool_limits
 from fastmlp._kernels.backward import gradient_rows
 from fastmlp._kernels.bundles import Rows
 from fastmlp._kernels.layout import block_rows, coefs_of
-from fastmlp._kernels.products import gather_rows
+from fastmlp._kernels.products import gather_rows, times, transpose_times
 from fastmlp._kernels.layout import DENSE, LayerSpec
 from fastmlp._optimizers import AdamOptimizer
 from fastmlp._threads import kernel_threads
@@ -66,20 +67,20 @@ def _products_epoch(net, params, X, Y, order, batch_size, ws, grad):
             layer = net.layers[l]
             out = block_rows(ws.outputs, layer.out_offset, layer.units, cap, 0, batch_size)
             if l == 0:
-                np.dot(ws.x_rows, coefs_of(params, layer), out)
+                times(ws.x_rows, coefs_of(params, layer), out)
             else:
                 below = net.layers[l - 1]
-                np.dot(block_rows(ws.outputs, below.out_offset, below.units, cap, 0,
-                                  batch_size), coefs_of(params, layer), out)
+                times(block_rows(ws.outputs, below.out_offset, below.units, cap, 0,
+                                 batch_size), coefs_of(params, layer), out)
         for l in range(n_layers - 1, -1, -1):
             layer = net.layers[l]
             delta = block_rows(ws.deltas, layer.delta_offset, layer.units, cap, 0, batch_size)
             if l == 0:
-                np.dot(ws.x_rows.T, delta, coefs_of(grad, layer))
+                transpose_times(ws.x_rows, delta, coefs_of(grad, layer))
             else:
                 below = net.layers[l - 1]
                 h = block_rows(ws.outputs, below.out_offset, below.units, cap, 0, batch_size)
-                np.dot(h.T, delta, coefs_of(grad, layer))
+                transpose_times(h, delta, coefs_of(grad, layer))
                 np.dot(delta, coefs_of(params, layer).T,
                        block_rows(ws.deltas, below.delta_offset, below.units, cap, 0,
                                   batch_size))
@@ -200,7 +201,7 @@ def to_markdown(result):
     epoch = result["seconds"]["epoch"]["median"]
     rows = [
         ("gather rows of X and Y", derived["gather"]),
-        ("BLAS products (packing included)", derived["products"]),
+        ("matrix products (as the kernels run them)", derived["products"]),
         ("element-wise: bias, activation, loss, derivatives, sums", derived["elementwise"]),
         ("optimizer update (Adam) and batch loop", derived["update_and_loop"]),
         ("whole epoch (one kernel call)", epoch),

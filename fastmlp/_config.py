@@ -54,3 +54,14 @@ FULL_BATCH_BLOCK_ROWS = 8192
 # barrier at the end cost tens of microseconds, more on a loaded machine.
 MIN_FLOPS_PER_BLOCK = 4.0e6     # forward + backward FLOPs of one row block
 MIN_PARAMS_PER_CHUNK = 32768    # parameters of one optimizer-update range
+
+# Products of a block of rows with at most this many output columns (a narrow
+# layer) run on fastmlp's register-tile kernels instead of BLAS, whose packing
+# of both operands costs as much as the arithmetic there. Measured one thread
+# on Zen 4 (100 rows, 784 inputs): float32 1.8-2.8x BLAS's speed up to 128
+# columns, 1.3x at 512; float64 2-2.5x up to 64, 1.3-1.4x at 256.
+SIMD_MAX_COLUMNS = 128
+# Rows of a transposed product ``a.T @ b`` (weight gradients) beyond which
+# BLAS is used anyway: a mini-batch block is below it, a full-batch block
+# (FULL_BATCH_BLOCK_ROWS) above it.
+SIMD_MAX_INNER_TRANSPOSED = 2048

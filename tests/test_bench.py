@@ -140,7 +140,7 @@ def test_breakdown_pieces_add_up_to_the_epoch(tmp_path, capsys):
     assert sum(derived.values()) == pytest.approx(epoch)
     assert result["flops_per_epoch"] == epoch_flops(result["layer_units"], 400)
     assert "whole epoch" in stem.with_suffix(".md").read_text()
-    assert "BLAS products" in capsys.readouterr().out
+    assert "matrix products" in capsys.readouterr().out
 
 
 def test_training_controls_subsamples_only_the_named_classes():

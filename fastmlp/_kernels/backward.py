@@ -23,7 +23,7 @@ from .forward import (
 )
 from .layout import MAXOUT, STORED_NONE, block_rows, coefs_of, intercepts_of
 from .losses import output_error, weighted_data_loss
-from .products import input_transpose_times, sum_columns
+from .products import input_transpose_times, sum_columns, transpose_times
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -105,7 +105,7 @@ def backward_rows(net, params, data, rows, ws, grad, dropout_seed):
         if l == 0:
             input_transpose_times(data, rows, delta_z, coef_grad)
         else:
-            np.dot(layer_output(ws, net.layers[l - 1], rows).T, delta_z, coef_grad)
+            transpose_times(layer_output(ws, net.layers[l - 1], rows), delta_z, coef_grad)
         sum_columns(delta_z, n, intercepts_of(grad, layer))
         if l > 0:
             below = error_at_output(ws, net.layers[l - 1], rows)

@@ -54,8 +54,10 @@ Rows.__doc__ = """A block of rows that one thread runs forward (and backward).
 
 ids : ndarray of int64
     Sample ids of the rows (read for sparse input and for gathering).
-x : ndarray of shape (n, n_features)
-    The rows of dense input (a gathered copy or a slice of ``X``).
+x : ndarray of shape (n, n_features), or (0, n_features)
+    The rows of dense input (a gathered copy or a slice of ``X``); empty when
+    the input layer reads them in place through ``ids``
+    (``products.reads_input_in_place``).
 y : ndarray of shape (n, n_outputs)
     Their targets (training only).
 w : ndarray of shape (n,)

@@ -28,7 +28,7 @@ from .bundles import Rows
 from .denormals import flush_denormals, restore_floating_point
 from .losses import sum_block_results
 from .partition import block_bounds
-from .products import gather_rows, gather_values
+from .products import gather_rows, gather_values, reads_input_in_place
 from .update import squared_norm_range, update_parameters
 
 
@@ -37,17 +37,21 @@ def gradient_of_block(net, params, data, batch, first, ws, n_blocks, block, drop
     """Gather row block ``block`` of ``n_blocks`` of a batch and back-propagate it.
 
     ``batch`` holds the batch's sample ids, which start at position ``first`` of
-    the epoch's visiting order. Writes the block's partial gradient to
+    the epoch's visiting order. Dense rows of ``X`` are copied only when the
+    input layer cannot read them in place (``products.reads_input_in_place``). Writes the block's partial gradient to
     ``ws.grads[block]`` and its loss and weight sums to ``ws.block_losses[block]``
     and ``ws.block_weights[block]``.
     """
     lo, hi = block_bounds(batch.shape[0], n_blocks, block)
     ids = batch[lo:hi]
-    x = ws.x_rows[lo:hi]
     y = ws.y_rows[lo:hi]
     w = ws.w_rows[lo:hi]
-    if not data.is_sparse:
-        gather_rows(data.X, ids, x)
+    if reads_input_in_place(net, data, hi - lo):
+        x = ws.x_rows[lo:lo]
+    else:
+        x = ws.x_rows[lo:hi]
+        if not data.is_sparse:
+            gather_rows(data.X, ids, x)
     gather_rows(data.Y, ids, y)
     if data.has_weight:
         gather_values(data.weights, ids, w)

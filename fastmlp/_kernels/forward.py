@@ -7,7 +7,6 @@ reduction), then the dropout mask and the skip connection. Each step touches
 only the block's own workspace rows. Nothing here allocates array memory.
 """
 
-import numpy as np
 from numba import njit
 
 from .activations import IDENTITY, activate
@@ -21,7 +20,7 @@ from .layout import (
     coefs_of,
     intercepts_of,
 )
-from .products import add_input, input_times
+from .products import add_input, input_times, times
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -96,7 +95,7 @@ def forward_layer(net, params, data, rows, ws, l, dropout_seed):
     if l == 0:
         input_times(data, rows, coefs, z)
     else:
-        np.dot(layer_output(ws, net.layers[l - 1], rows), coefs, z)
+        times(layer_output(ws, net.layers[l - 1], rows), coefs, z)
 
     # One call site, run-time flags: each literal argument would compile
     # another copy of ``activate``.

@@ -1,12 +1,55 @@
-"""Matrix products of a block of rows, on dense (BLAS) or CSR input.
+"""Matrix products of a block of rows, on dense or CSR input.
 
-Dense products go through BLAS (``np.dot`` with ``out=``) on contiguous row
-blocks. The input layer may instead read sparse CSR rows in place: nothing is
-densified. Nothing here allocates array memory.
+Dense products with a narrow output (at most ``SIMD_MAX_COLUMNS`` columns, a
+narrow layer) run on the register-tile kernels of ``simd``; wider ones go
+through BLAS (``np.dot`` with ``out=``), whose packing pays off there. A
+narrow input layer reads a mini-batch's rows of ``X`` in place, through their
+ids, instead of from a gathered copy (:func:`reads_input_in_place`); sparse
+CSR rows are read in place too: nothing is densified. Nothing here allocates
+array memory.
 """
 
 import numpy as np
 from numba import njit
+
+from .._config import SIMD_MAX_COLUMNS, SIMD_MAX_INNER_TRANSPOSED
+from .simd import (
+    simd_rows_times,
+    simd_rows_transpose_times,
+    simd_times,
+    simd_transpose_times,
+)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def unit_stride(values):
+    """Whether the elements of each row of 2-D ``values`` are adjacent."""
+    return values.shape[1] <= 1 or values.strides[1] == values.itemsize
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def times(a, b, out):
+    """``out = a @ b``: register tiles for a narrow ``out``, else BLAS."""
+    if (out.shape[1] <= SIMD_MAX_COLUMNS and unit_stride(a) and unit_stride(b)
+            and unit_stride(out)):
+        simd_times(a, b, out)
+    else:
+        np.dot(a, b, out)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def transpose_times(a, b, out):
+    """``out = a.T @ b``: register tiles for a narrow ``out``, else BLAS.
+
+    The tiles read ``a`` down its columns, a cache line per row for every
+    tile: past ``SIMD_MAX_INNER_TRANSPOSED`` rows those lines no longer stay
+    cached between tiles and BLAS's packed copy is faster.
+    """
+    if (out.shape[1] <= SIMD_MAX_COLUMNS and a.shape[0] <= SIMD_MAX_INNER_TRANSPOSED
+            and unit_stride(a) and unit_stride(b) and unit_stride(out)):
+        simd_transpose_times(a, b, out)
+    else:
+        np.dot(a.T, b, out)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -27,6 +70,21 @@ def gather_values(source, ids, target):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def reads_input_in_place(net, data, n_rows):
+    """Whether a block of ``n_rows`` dense rows needs no gathered copy of ``X``.
+
+    True when both input-layer products run on register tiles, which can read
+    ``X``'s rows through their ids: copying the rows first costs as much as
+    those products. A residual input layer adds the rows to its output, and
+    reads the copy.
+    """
+    first = net.layers[0]
+    return (not data.is_sparse and not first.residual
+            and first.units * first.pieces <= SIMD_MAX_COLUMNS
+            and n_rows <= SIMD_MAX_INNER_TRANSPOSED and unit_stride(data.X))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def input_times(data, rows, coefs, out):
     """``out = X[rows] @ coefs``, reading sparse rows of ``X`` in place.
 
@@ -34,12 +92,16 @@ def input_times(data, rows, coefs, out):
     ----------
     data : Data
     rows : Rows
-        Dense input: ``rows.x`` holds the rows. Sparse input: ``rows.ids``.
+        Dense input: ``rows.x`` holds the rows, or is empty when they are read
+        from ``data.X`` through ``rows.ids``. Sparse input: ``rows.ids``.
     coefs : ndarray of shape (n_features, n_columns)
     out : ndarray of shape (rows.n, n_columns)
     """
     if not data.is_sparse:
-        np.dot(rows.x, coefs, out)
+        if rows.x.shape[0] < rows.n:
+            simd_rows_times(data.X, rows.ids, coefs, out)
+        else:
+            times(rows.x, coefs, out)
         return
     n_columns = coefs.shape[1]
     for i in range(rows.n):
@@ -57,7 +119,10 @@ def input_times(data, rows, coefs, out):
 def input_transpose_times(data, rows, delta, out):
     """``out = X[rows].T @ delta`` (overwritten), reading sparse rows in place."""
     if not data.is_sparse:
-        np.dot(rows.x.T, delta, out)
+        if rows.x.shape[0] < rows.n:
+            simd_rows_transpose_times(data.X, rows.ids, delta, out)
+        else:
+            transpose_times(rows.x, delta, out)
         return
     n_columns = delta.shape[1]
     for col in range(out.shape[0]):

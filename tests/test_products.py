@@ -1,0 +1,107 @@
+"""The dense products of ``fastmlp._kernels.products`` and ``simd`` against NumPy."""
+
+import numpy as np
+import pytest
+
+from fastmlp._config import SIMD_MAX_COLUMNS
+from fastmlp._kernels.products import times, transpose_times
+from fastmlp._kernels.simd import simd_times, simd_transpose_times
+
+# (m, k, n): every tail of the 8-row tile and of one or two vectors of 16
+# floats or 8 doubles, an empty inner dimension, and W2's shapes.
+SHAPES = [(1, 1, 1), (7, 3, 5), (8, 16, 16), (9, 2, 17), (13, 5, 33), (17, 40, 10),
+          (3, 0, 4), (100, 784, 16), (100, 16, 10), (31, 20, 100), (5, 9, 129)]
+
+
+def rounding_bound(a, b, dtype):
+    """Bound on the round-off of ``a @ b`` in ``dtype`` (any summation order)."""
+    k = a.shape[1]
+    return 2 * (k + 1) * np.finfo(dtype).eps * (np.abs(a) @ np.abs(b)) + np.finfo(dtype).tiny
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_simd_times_matches_numpy(dtype, shape):
+    m, k, n = shape
+    rng = np.random.default_rng(m * 1000 + k * 10 + n)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    out = np.full((m, n), np.nan, dtype)
+    simd_times(a, b, out)
+    expected = a.astype(np.float64) @ b.astype(np.float64)
+    assert np.all(np.abs(out - expected) <= rounding_bound(a, b, dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_simd_transpose_times_matches_numpy(dtype, shape):
+    m, k, n = shape
+    rng = np.random.default_rng(m * 1000 + k * 10 + n + 1)
+    a_t = rng.standard_normal((k, m)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    out = np.full((m, n), np.nan, dtype)
+    simd_transpose_times(a_t, b, out)
+    expected = a_t.T.astype(np.float64) @ b.astype(np.float64)
+    assert np.all(np.abs(out - expected) <= rounding_bound(a_t.T, b, dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_simd_reads_row_strided_views_and_writes_only_out(dtype):
+    # Row blocks of a workspace: rows padded wider than the matrix, and
+    # columns beyond ``out``'s width that must stay untouched.
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((11, 30)).astype(dtype)[:, :19]
+    b = rng.standard_normal((19, 40)).astype(dtype)[:, :21]
+    target = np.full((11, 40), 7.0, dtype)
+    simd_times(a, b, target[:, :21])
+    np.testing.assert_allclose(target[:, :21], a @ b, rtol=1e-4 if dtype == np.float32 else 1e-12,
+                               atol=1e-4 if dtype == np.float32 else 1e-12)
+    assert np.all(target[:, 21:] == 7.0)
+    a_t = rng.standard_normal((19, 25)).astype(dtype)[:, :11]
+    transpose_target = np.full((11, 40), 7.0, dtype)
+    simd_transpose_times(a_t, b, transpose_target[:, :21])
+    np.testing.assert_allclose(transpose_target[:, :21], a_t.T @ b,
+                               rtol=1e-4 if dtype == np.float32 else 1e-12,
+                               atol=1e-4 if dtype == np.float32 else 1e-12)
+    assert np.all(transpose_target[:, 21:] == 7.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [10, SIMD_MAX_COLUMNS, SIMD_MAX_COLUMNS + 1])
+def test_dispatch_either_side_of_the_threshold(dtype, n):
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal((37, 50)).astype(dtype)
+    b = rng.standard_normal((50, n)).astype(dtype)
+    out = np.empty((37, n), dtype)
+    times(a, b, out)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out, a @ b, **tol)
+    a_t = rng.standard_normal((50, 37)).astype(dtype)
+    transpose_times(a_t, b, out)
+    np.testing.assert_allclose(out, a_t.T @ b, **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_simd_rows_products_read_rows_through_ids(dtype, shape):
+    from fastmlp._kernels.simd import simd_rows_times, simd_rows_transpose_times
+
+    m, k, n = shape
+    rng = np.random.default_rng(m * 1000 + k * 10 + n + 2)
+    source = rng.standard_normal((m + 7, k)).astype(dtype)
+    ids = rng.permutation(m + 7)[:m].astype(np.int64)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    out = np.full((m, n), np.nan, dtype)
+    simd_rows_times(source, ids, b, out)
+    assert np.all(np.abs(out - source[ids].astype(np.float64) @ b) <= rounding_bound(
+        source[ids], b, dtype))
+
+    # Transposed: the ids pick the inner dimension's rows (a weight gradient).
+    source_t = rng.standard_normal((k + 5, m)).astype(dtype)
+    ids_t = rng.permutation(k + 5)[:k].astype(np.int64)
+    delta = rng.standard_normal((k, n)).astype(dtype)
+    out_t = np.full((m, n), np.nan, dtype)
+    simd_rows_transpose_times(source_t, ids_t, delta, out_t)
+    picked = source_t[ids_t]
+    assert np.all(np.abs(out_t - picked.T.astype(np.float64) @ delta) <= rounding_bound(
+        picked.T, delta, dtype))
