@@ -14,7 +14,7 @@ import threading
 from numba.core import event
 
 MESSAGE = ("fastmlp: compiling its kernels for this machine (once per machine, dtype and "
-           "input kind; up to a minute); later runs load them from Numba's cache.\n")
+           "input kind; a minute or more); later runs load them from Numba's cache.\n")
 
 
 class FirstCompileNotice(event.Listener):
