@@ -38,9 +38,9 @@ def gradient_of_block(net, params, data, batch, first, ws, n_blocks, block, drop
 
     ``batch`` holds the batch's sample ids, which start at position ``first`` of
     the epoch's visiting order. Dense rows of ``X`` are copied only when the
-    input layer cannot read them in place (``products.reads_input_in_place``). Writes the block's partial gradient to
-    ``ws.grads[block]`` and its loss and weight sums to ``ws.block_losses[block]``
-    and ``ws.block_weights[block]``.
+    input layer cannot read them in place (``products.reads_input_in_place``).
+    Writes the block's partial gradient to ``ws.grads[block]`` and its loss and
+    weight sums to ``ws.block_losses[block]`` and ``ws.block_weights[block]``.
     """
     lo, hi = block_bounds(batch.shape[0], n_blocks, block)
     ids = batch[lo:hi]
