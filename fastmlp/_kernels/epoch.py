@@ -20,6 +20,7 @@ Subnormal floats are flushed to zero in every piece of work, on the thread
 doing it (see ``denormals``).
 """
 
+import numpy as np
 from numba import njit, prange
 
 from .._optimizers.base import H_ALPHA
@@ -101,13 +102,14 @@ def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed):
         batch = order[first:first + n_rows]
         if n_blocks == 1:
             fp_state = flush_denormals()
-            gradient_of_block(net, params, data, batch, first, ws, 1, 0, dropout_seed)
+            gradient_of_block(net, params, data, batch, first, ws, n_blocks, n_blocks - 1,
+                              dropout_seed)
             restore_floating_point(fp_state)
         else:
             for block in prange(n_blocks):
                 fp_state = flush_denormals()
-                gradient_of_block(net, params, data, batch, first, ws, n_blocks, block,
-                                  dropout_seed)
+                gradient_of_block(net, params, data, batch, first, ws, n_blocks,
+                                  np.int64(block), dropout_seed)
                 restore_floating_point(fp_state)
 
         loss_sum, weight_sum = sum_block_results(ws.block_losses, ws.block_weights, n_blocks)

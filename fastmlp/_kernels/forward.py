@@ -76,6 +76,19 @@ def scale_into(source, mask, n_rows, out):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def copy_rows(source, n_rows, out):
+    """``out[:n_rows] = source[:n_rows]``, as a loop.
+
+    A slice assignment would compile Numba's shape-mismatch error path, with
+    its string formatting: seconds of first compilation for a plain copy.
+    """
+    units = out.shape[1]
+    for i in range(n_rows):
+        for j in range(units):
+            out[i, j] = source[i, j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def add_into(source, n_rows, out):
     """``out += source`` on the first ``n_rows`` rows."""
     units = out.shape[1]
@@ -115,7 +128,7 @@ def forward_layer(net, params, data, rows, ws, l, dropout_seed):
                   mask)
         scale_into(z if layer.stored == STORED_BRANCH else out, mask, n, out)
     elif layer.stored == STORED_BRANCH:
-        out[:n] = z[:n]
+        copy_rows(z, n, out)
     if layer.residual:
         if l == 0:
             add_input(data, rows, out)

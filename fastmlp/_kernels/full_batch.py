@@ -1,5 +1,6 @@
 """Loss and gradient over a whole data set, for L-BFGS, parallel over rows."""
 
+import numpy as np
 from numba import njit, prange
 
 from .backward import gradient_rows
@@ -80,13 +81,14 @@ def loss_and_gradient(net, params, data, ws, block_rows, alpha, grad, dropout_se
     n_blocks = min(ws.grads.shape[0], data.Y.shape[0])
     if n_blocks == 1:  # no parallel region for one block (see ``epoch``)
         fp_state = flush_denormals()
-        gradient_of_rows_block(net, params, data, ws, block_rows, 1, 0, dropout_seed)
+        gradient_of_rows_block(net, params, data, ws, block_rows, n_blocks, n_blocks - 1,
+                               dropout_seed)
         restore_floating_point(fp_state)
     else:
         for block in prange(n_blocks):
             fp_state = flush_denormals()
-            gradient_of_rows_block(net, params, data, ws, block_rows, n_blocks, block,
-                                   dropout_seed)
+            gradient_of_rows_block(net, params, data, ws, block_rows, n_blocks,
+                                   np.int64(block), dropout_seed)
             restore_floating_point(fp_state)
 
     loss_sum, weight_sum = sum_block_results(ws.block_losses, ws.block_weights, n_blocks)

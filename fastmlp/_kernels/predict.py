@@ -1,11 +1,12 @@
 """Compiled forward pass for prediction, parallel over blocks of rows."""
 
+import numpy as np
 from numba import njit, prange
 
 from .bundles import Rows
 from .denormals import flush_denormals, restore_floating_point
 from .finite import all_finite
-from .forward import forward_rows
+from .forward import copy_rows, forward_rows
 
 NO_DROPOUT = -1
 
@@ -30,7 +31,7 @@ def predict_worker_chunks(net, params, data, ws, worker, n_workers, chunk_rows,
         rows = Rows(ids=data.ids[lo:hi] if data.is_sparse else data.ids, x=x,
                     y=data.Y, w=data.weights, n=hi - lo, ws_row=worker * chunk_rows,
                     position=lo)
-        out[lo:hi] = forward_rows(net, params, data, rows, ws, NO_DROPOUT)
+        copy_rows(forward_rows(net, params, data, rows, ws, NO_DROPOUT), hi - lo, out[lo:hi])
     return True
 
 
@@ -67,15 +68,15 @@ def predict_rows(net, params, data, ws, chunk_rows, check_finite, out):
     n_workers = ws.capacity // chunk_rows
     if n_workers == 1:  # no parallel region for one worker (see ``epoch``)
         fp_state = flush_denormals()
-        all_rows_finite = predict_worker_chunks(net, params, data, ws, 0, 1, chunk_rows,
-                                                check_finite, out)
+        all_rows_finite = predict_worker_chunks(net, params, data, ws, n_workers - 1,
+                                                n_workers, chunk_rows, check_finite, out)
         restore_floating_point(fp_state)
         return all_rows_finite
     finite = 0
     for worker in prange(n_workers):
         fp_state = flush_denormals()
-        if predict_worker_chunks(net, params, data, ws, worker, n_workers, chunk_rows,
-                                 check_finite, out):
+        if predict_worker_chunks(net, params, data, ws, np.int64(worker), n_workers,
+                                 chunk_rows, check_finite, out):
             finite += 1
         restore_floating_point(fp_state)
     return finite == n_workers

@@ -11,6 +11,7 @@ step is a plain loop that LLVM vectorises; the range stays in cache between
 them.
 """
 
+import numpy as np
 from numba import njit, prange
 
 from .._config import ADAM
@@ -112,13 +113,14 @@ def update_parameters(net, params, ws, n_blocks, solver, weight_sum):
     n_chunks = ws.chunk_norms.shape[0]
     if n_chunks == 1:  # no parallel region for one range (see ``epoch``)
         fp_state = flush_denormals()
-        update_chunk(params, ws.grads, n_blocks, net.n_coefs, solver, ws.chunk_norms, 0)
+        update_chunk(params, ws.grads, n_blocks, net.n_coefs, solver, ws.chunk_norms,
+                     n_chunks - 1)
         restore_floating_point(fp_state)
     else:
         for chunk in prange(n_chunks):
             fp_state = flush_denormals()
             update_chunk(params, ws.grads, n_blocks, net.n_coefs, solver, ws.chunk_norms,
-                         chunk)
+                         np.int64(chunk))
             restore_floating_point(fp_state)
     total = 0.0
     for chunk in range(n_chunks):
@@ -154,11 +156,12 @@ def finalize_gradient(net, params, ws, n_blocks, alpha, weight_sum, grad):
     n_chunks = ws.grads.shape[0]
     if n_chunks == 1:  # no parallel region for one range (see ``epoch``)
         fp_state = flush_denormals()
-        finalize_chunk(params, ws.grads, n_blocks, net.n_coefs, alpha, weight_sum, grad, 1, 0)
+        finalize_chunk(params, ws.grads, n_blocks, net.n_coefs, alpha, weight_sum, grad,
+                       n_chunks, n_chunks - 1)
         restore_floating_point(fp_state)
     else:
         for chunk in prange(n_chunks):
             fp_state = flush_denormals()
             finalize_chunk(params, ws.grads, n_blocks, net.n_coefs, alpha, weight_sum, grad,
-                           n_chunks, chunk)
+                           n_chunks, np.int64(chunk))
             restore_floating_point(fp_state)
