@@ -7,7 +7,7 @@ from fastmlp._config import SIMD_MAX_COLUMNS
 from fastmlp._kernels.products import times, transpose_times
 from fastmlp._kernels.simd import simd_times, simd_transpose_times
 
-# (m, k, n): every tail of the 8-row tile and of one or two vectors of 16
+# (m, k, n): tails of the row tiles and of one or two vectors of 16
 # floats or 8 doubles, an empty inner dimension, and W2's shapes.
 SHAPES = [(1, 1, 1), (7, 3, 5), (8, 16, 16), (9, 2, 17), (13, 5, 33), (17, 40, 10),
           (3, 0, 4), (100, 784, 16), (100, 16, 10), (31, 20, 100), (5, 9, 129)]
@@ -105,3 +105,22 @@ def test_simd_rows_products_read_rows_through_ids(dtype, shape):
     picked = source_t[ids_t]
     assert np.all(np.abs(out_t - picked.T.astype(np.float64) @ delta) <= rounding_bound(
         picked.T, delta, dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_row_count_through_full_and_leftover_tiles(dtype):
+    """Row counts 1-45 cover full tiles, leftovers run as one more tile and as
+    4-row tiles (``simd.tiled_times``), in both product layouts."""
+    rng = np.random.default_rng(3)
+    for m in range(1, 46):
+        for n in (5, 40):
+            a = rng.standard_normal((m, 7)).astype(dtype)
+            b = rng.standard_normal((7, n)).astype(dtype)
+            out = np.full((m, n), np.nan, dtype)
+            simd_times(a, b, out)
+            np.testing.assert_array_less(np.abs(out - a @ b), rounding_bound(a, b, dtype))
+            at = np.ascontiguousarray(a.T)
+            c = rng.standard_normal((7, n)).astype(dtype)
+            out_t = np.full((m, n), np.nan, dtype)
+            simd_transpose_times(at, c, out_t)
+            np.testing.assert_array_less(np.abs(out_t - a @ c), rounding_bound(a, c, dtype))
