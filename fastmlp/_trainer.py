@@ -19,7 +19,7 @@ from ._config import (
     PREDICT_CHUNK_ROWS,
 )
 from ._kernels.bundles import Data, Network, Workspace
-from ._kernels.epoch import train_epoch
+from ._kernels.epoch import train_epoch, train_epoch_serial
 from ._kernels.full_batch import loss_and_gradient
 from ._kernels.layout import build_layout
 from ._kernels.losses import weighted_data_loss
@@ -304,9 +304,9 @@ class Trainer:
             ws = self._workspace(
                 "epoch", batch_size, n_blocks, n_chunks,
                 n_features=0 if data.is_sparse else X.shape[1], n_outputs=Y.shape[1])
-            summed_loss = train_epoch(self.network, self.params, data, sample_order,
-                                      batch_size, optimizer.kernel_solver(alpha), ws,
-                                      dropout_seed)
+            kernel = train_epoch_serial if n_blocks == n_chunks == 1 else train_epoch
+            summed_loss = kernel(self.network, self.params, data, sample_order, batch_size,
+                                 optimizer.kernel_solver(alpha), ws, dropout_seed)
         return summed_loss
 
     def loss_and_gradient(self, params, X, Y, sample_weight, alpha, grad_out=None,

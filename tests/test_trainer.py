@@ -17,7 +17,7 @@ import itertools
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 
@@ -578,3 +578,34 @@ def test_astype_keeps_the_network():
     assert single.params.dtype == np.float32
     assert_allclose(single.predict(problem["X"].astype(np.float32)),
                     trainer.predict(problem["X"]), rtol=1e-4)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_serial_and_parallel_epoch_kernels_agree(solver, dtype, monkeypatch):
+    """One block and one range run ``train_epoch_serial``; one block and two
+    ranges run the parallel ``train_epoch``: the same arithmetic, bit for bit."""
+    import fastmlp._trainer as trainer_module
+    from fastmlp._optimizers import AdamOptimizer, SGDOptimizer
+
+    called = []
+    for name in ("train_epoch", "train_epoch_serial"):
+        kernel = getattr(trainer_module, name)
+        monkeypatch.setattr(trainer_module, name,
+                            lambda *args, _k=kernel, _n=name: called.append(_n) or _k(*args))
+    problem = make_layer_problem("everything", n_samples=300)
+    results = []
+    for split in ((1, 1), (1, 2)):
+        trainer = problem["trainer"].astype(dtype)
+        trainer.params[:] = problem["params"]
+        trainer.parallel_split = lambda batch, n_threads, _s=split: _s
+        optimizer = (AdamOptimizer(trainer.n_params, dtype) if solver == "adam"
+                     else SGDOptimizer(trainer.n_params, dtype))
+        loss = trainer.run_epoch(problem["X"].astype(dtype), problem["Y"].astype(dtype), None,
+                                 np.arange(300)[::-1].copy(), 64, 1e-3, optimizer,
+                                 n_jobs=2, dropout_seed=3)
+        results.append((loss, trainer.params.copy()))
+    assert called == ["train_epoch_serial", "train_epoch"]
+    assert results[0][0] == results[1][0]
+    assert_array_equal(results[0][1], results[1][1])
+    assert not np.allclose(results[0][1], problem["params"])

@@ -1,6 +1,7 @@
 """One call trains one epoch of mini-batch SGD or Adam.
 
-Per mini-batch there are two parallel phases, each over an explicit partition:
+Two kernels: :func:`train_epoch` runs each mini-batch in two parallel phases,
+each over an explicit partition:
 
 1. rows: the batch is split into one contiguous block of rows per thread; each
    thread gathers its rows, runs forward and backward with single-threaded BLAS
@@ -10,12 +11,15 @@ Per mini-batch there are two parallel phases, each over an explicit partition:
    (``update.update_parameters``).
 
 No two threads write the same memory, and the result does not depend on thread
-scheduling (only on the number of row blocks, through summation order). A
-batch too small to repay waking threads runs as one block on the calling
-thread, outside any parallel region: opening one, even for one iteration,
+scheduling (only on the number of row blocks, through summation order).
+:func:`train_epoch_serial` runs the same steps as one block and one range on
+the calling thread, for networks and batches too small to repay waking
+threads. It opens no parallel region: opening one, even for one iteration,
 leaves OpenMP's workers spinning for a while afterwards, and between kernel
 calls they then compete with the caller's own work (L-BFGS between two
-gradients ran 80x slower that way).
+gradients ran 80x slower that way). Two kernels rather than one with a
+serial branch, because Numba compiles a function together with everything it
+calls: a first fit compiles only the one it uses.
 Subnormal floats are flushed to zero in every piece of work, on the thread
 doing it (see ``denormals``).
 """
@@ -30,7 +34,7 @@ from .denormals import flush_denormals, restore_floating_point
 from .losses import sum_block_results
 from .partition import block_bounds
 from .products import gather_rows, gather_values, reads_input_in_place
-from .update import squared_norm_range, update_parameters
+from .update import squared_norm_range, update_parameters, update_parameters_serial
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -61,6 +65,13 @@ def gradient_of_block(net, params, data, batch, first, ws, n_blocks, block, drop
         net, params, data, rows, ws, ws.grads[block], dropout_seed)
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def penalised_batch_loss(ws, n_blocks, alpha, coef_norm):
+    """The batch's mean loss plus its L2 term, and the batch's weight sum."""
+    loss_sum, weight_sum = sum_block_results(ws.block_losses, ws.block_weights, n_blocks)
+    return loss_sum / weight_sum + 0.5 * alpha * coef_norm / weight_sum, weight_sum
+
+
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed):
     """Train one epoch: for each mini-batch, gather, forward, backward, update.
@@ -82,7 +93,8 @@ def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed):
     solver : Solver
         Updated in place (state, step count, step size).
     ws : Workspace
-        Capacity ``batch_size``; ``ws.grads`` has one row per row block.
+        Capacity ``batch_size``; ``ws.grads`` has one row per row block,
+        ``ws.chunk_norms`` one entry per parameter range.
     dropout_seed : int
         This epoch's dropout seed (negative without dropout).
 
@@ -100,20 +112,37 @@ def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed):
         n_rows = min(batch_size, n_samples - first)
         n_blocks = min(max_blocks, n_rows)
         batch = order[first:first + n_rows]
-        if n_blocks == 1:
+        for block in prange(n_blocks):
             fp_state = flush_denormals()
-            gradient_of_block(net, params, data, batch, first, ws, n_blocks, n_blocks - 1,
+            gradient_of_block(net, params, data, batch, first, ws, n_blocks, np.int64(block),
                               dropout_seed)
             restore_floating_point(fp_state)
-        else:
-            for block in prange(n_blocks):
-                fp_state = flush_denormals()
-                gradient_of_block(net, params, data, batch, first, ws, n_blocks,
-                                  np.int64(block), dropout_seed)
-                restore_floating_point(fp_state)
-
-        loss_sum, weight_sum = sum_block_results(ws.block_losses, ws.block_weights, n_blocks)
-        batch_loss = loss_sum / weight_sum + 0.5 * alpha * coef_norm / weight_sum
+        batch_loss, weight_sum = penalised_batch_loss(ws, n_blocks, alpha, coef_norm)
         summed_loss += batch_loss * n_rows
         coef_norm = update_parameters(net, params, ws, n_blocks, solver, weight_sum)
+    return summed_loss
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def train_epoch_serial(net, params, data, order, batch_size, solver, ws, dropout_seed):
+    """:func:`train_epoch` on the calling thread, without parallel regions.
+
+    Same parameters and result; ``ws`` must hold one row block and one
+    parameter range (``ws.grads`` of one row, ``ws.chunk_norms`` of one entry).
+    """
+    n_samples = order.shape[0]
+    alpha = solver.hyper[H_ALPHA]
+    n_blocks = ws.grads.shape[0]
+    coef_norm = squared_norm_range(params, 0, net.n_coefs)
+    summed_loss = 0.0
+    for first in range(0, n_samples, batch_size):
+        n_rows = min(batch_size, n_samples - first)
+        batch = order[first:first + n_rows]
+        fp_state = flush_denormals()
+        gradient_of_block(net, params, data, batch, first, ws, n_blocks, n_blocks - 1,
+                          dropout_seed)
+        restore_floating_point(fp_state)
+        batch_loss, weight_sum = penalised_batch_loss(ws, n_blocks, alpha, coef_norm)
+        summed_loss += batch_loss * n_rows
+        coef_norm = update_parameters_serial(net, params, ws, n_blocks, solver, weight_sum)
     return summed_loss
