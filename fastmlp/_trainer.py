@@ -20,10 +20,10 @@ from ._config import (
 )
 from ._kernels.bundles import Data, Network, Workspace
 from ._kernels.epoch import train_epoch, train_epoch_serial
-from ._kernels.full_batch import loss_and_gradient
+from ._kernels.full_batch import loss_and_gradient, loss_and_gradient_serial
 from ._kernels.layout import build_layout
 from ._kernels.losses import weighted_data_loss
-from ._kernels.predict import predict_rows
+from ._kernels.predict import predict_rows, predict_rows_serial
 from ._threads import kernel_threads
 
 NO_DROPOUT = -1
@@ -345,8 +345,9 @@ class Trainer:
             block_rows = max(1, min(FULL_BATCH_BLOCK_ROWS, -(-n_samples // n_blocks)))
             ws = self._workspace("full_batch", n_blocks * block_rows, n_blocks, n_blocks,
                                  scratch=True)
-            loss = loss_and_gradient(self.network, self.params, data, ws, block_rows,
-                                     float(alpha), grad, dropout_seed)
+            kernel = loss_and_gradient_serial if n_blocks == 1 else loss_and_gradient
+            loss = kernel(self.network, self.params, data, ws, block_rows, float(alpha), grad,
+                          dropout_seed)
         return loss, grad
 
     def data_loss(self, y_pred, Y, sample_weight=None):
@@ -408,12 +409,13 @@ class Trainer:
             # set-up, and BLAS does not thread such small products.
             # One worker opens no parallel region, so needs no layer guard.
             ws = self._workspace("predict_small", n_samples, training=False)
-            finite = predict_rows(self.network, self.params, data, ws, n_samples,
-                                  check_finite, out)
+            finite = predict_rows_serial(self.network, self.params, data, ws, n_samples,
+                                         check_finite, out)
         else:
             with kernel_threads(n_jobs) as n_threads:
                 n_workers, chunk_rows = self.predict_split(n_samples, n_threads)
                 ws = self._workspace("predict", n_workers * chunk_rows, training=False)
-                finite = predict_rows(self.network, self.params, data, ws, chunk_rows,
-                                      check_finite, out)
+                kernel = predict_rows_serial if n_workers == 1 else predict_rows
+                finite = kernel(self.network, self.params, data, ws, chunk_rows, check_finite,
+                                out)
         return out if finite else None

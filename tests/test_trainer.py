@@ -609,3 +609,28 @@ def test_serial_and_parallel_epoch_kernels_agree(solver, dtype, monkeypatch):
     assert results[0][0] == results[1][0]
     assert_array_equal(results[0][1], results[1][1])
     assert not np.allclose(results[0][1], problem["params"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_serial_and_parallel_predict_kernels_agree(dtype, monkeypatch):
+    """Rows are independent: one worker (``predict_rows_serial``) and two
+    (``predict_rows``) give the same outputs, bit for bit."""
+    import fastmlp._trainer as trainer_module
+
+    called = []
+    for name in ("predict_rows", "predict_rows_serial"):
+        kernel = getattr(trainer_module, name)
+        monkeypatch.setattr(trainer_module, name,
+                            lambda *args, _k=kernel, _n=name: called.append(_n) or _k(*args))
+    problem = make_layer_problem("everything", n_samples=300)
+    trainer = problem["trainer"].astype(dtype)
+    trainer.params[:] = problem["params"]
+    X = problem["X"].astype(dtype)
+    outputs = []
+    for n_workers in (1, 2):
+        trainer.predict_split = lambda n_samples, n_threads, _w=n_workers: (_w, 150)
+        trainer._is_small = lambda n_samples: False
+        outputs.append(trainer.predict(X, n_jobs=2))
+    assert called == ["predict_rows_serial", "predict_rows"]
+    assert_array_equal(outputs[0], outputs[1])
+    assert np.isfinite(outputs[0]).all()

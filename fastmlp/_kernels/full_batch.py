@@ -8,7 +8,7 @@ from .bundles import Rows
 from .denormals import flush_denormals, restore_floating_point
 from .losses import sum_block_results
 from .partition import block_bounds
-from .update import finalize_gradient, squared_norm_range
+from .update import finalize_gradient, finalize_gradient_serial, squared_norm_range
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -79,21 +79,38 @@ def loss_and_gradient(net, params, data, ws, block_rows, alpha, grad, dropout_se
     loss : float
     """
     n_blocks = min(ws.grads.shape[0], data.Y.shape[0])
-    if n_blocks == 1:  # no parallel region for one block (see ``epoch``)
+    for block in prange(n_blocks):
         fp_state = flush_denormals()
-        gradient_of_rows_block(net, params, data, ws, block_rows, n_blocks, n_blocks - 1,
+        gradient_of_rows_block(net, params, data, ws, block_rows, n_blocks, np.int64(block),
                                dropout_seed)
         restore_floating_point(fp_state)
-    else:
-        for block in prange(n_blocks):
-            fp_state = flush_denormals()
-            gradient_of_rows_block(net, params, data, ws, block_rows, n_blocks,
-                                   np.int64(block), dropout_seed)
-            restore_floating_point(fp_state)
+    loss, weight_sum = penalised_loss(net, params, ws, n_blocks, alpha)
+    finalize_gradient(net, params, ws, n_blocks, alpha, weight_sum, grad)
+    return loss
 
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def loss_and_gradient_serial(net, params, data, ws, block_rows, alpha, grad, dropout_seed):
+    """:func:`loss_and_gradient` as one block on the calling thread.
+
+    Same parameters and result, with one row block in ``ws`` (see ``epoch``
+    for why this is a kernel of its own).
+    """
+    n_blocks = ws.grads.shape[0]
+    fp_state = flush_denormals()
+    gradient_of_rows_block(net, params, data, ws, block_rows, n_blocks, n_blocks - 1,
+                           dropout_seed)
+    restore_floating_point(fp_state)
+    loss, weight_sum = penalised_loss(net, params, ws, n_blocks, alpha)
+    finalize_gradient_serial(net, params, ws, n_blocks, alpha, weight_sum, grad)
+    return loss
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def penalised_loss(net, params, ws, n_blocks, alpha):
+    """Mean loss over the blocks' rows plus the L2 term, and the weight sum."""
     loss_sum, weight_sum = sum_block_results(ws.block_losses, ws.block_weights, n_blocks)
     loss = loss_sum / weight_sum
     if alpha != 0.0:
         loss += 0.5 * alpha * squared_norm_range(params, 0, net.n_coefs) / weight_sum
-    finalize_gradient(net, params, ws, n_blocks, alpha, weight_sum, grad)
-    return loss
+    return loss, weight_sum

@@ -66,12 +66,6 @@ def predict_rows(net, params, data, ws, chunk_rows, check_finite, out):
         incomplete.
     """
     n_workers = ws.capacity // chunk_rows
-    if n_workers == 1:  # no parallel region for one worker (see ``epoch``)
-        fp_state = flush_denormals()
-        all_rows_finite = predict_worker_chunks(net, params, data, ws, n_workers - 1,
-                                                n_workers, chunk_rows, check_finite, out)
-        restore_floating_point(fp_state)
-        return all_rows_finite
     finite = 0
     for worker in prange(n_workers):
         fp_state = flush_denormals()
@@ -80,3 +74,20 @@ def predict_rows(net, params, data, ws, chunk_rows, check_finite, out):
             finite += 1
         restore_floating_point(fp_state)
     return finite == n_workers
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def predict_rows_serial(net, params, data, ws, chunk_rows, check_finite, out):
+    """:func:`predict_rows` for one worker, on the calling thread.
+
+    Same parameters and result, with ``ws.capacity == chunk_rows``. A separate
+    kernel rather than a branch of :func:`predict_rows`, for the reasons given
+    in ``epoch``: no parallel region, and a first call compiles one forward
+    pass, not two.
+    """
+    n_workers = ws.capacity // chunk_rows
+    fp_state = flush_denormals()
+    all_rows_finite = predict_worker_chunks(net, params, data, ws, n_workers - 1, n_workers,
+                                            chunk_rows, check_finite, out)
+    restore_floating_point(fp_state)
+    return all_rows_finite

@@ -157,6 +157,19 @@ def finalize_chunk(params, grads, n_blocks, n_coefs, alpha, weight_sum, grad, n_
         out[p] = total[p] / weight_sum
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def finalize_gradient_serial(net, params, ws, n_blocks, alpha, weight_sum, grad):
+    """:func:`finalize_gradient` as one range on the calling thread.
+
+    ``ws.grads`` must have one row.
+    """
+    n_chunks = ws.grads.shape[0]
+    fp_state = flush_denormals()
+    finalize_chunk(params, ws.grads, n_blocks, net.n_coefs, alpha, weight_sum, grad,
+                   n_chunks, n_chunks - 1)
+    restore_floating_point(fp_state)
+
+
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def finalize_gradient(net, params, ws, n_blocks, alpha, weight_sum, grad):
     """``grad = (sum of partial gradients + alpha * coefs) / weight_sum``.
@@ -165,13 +178,10 @@ def finalize_gradient(net, params, ws, n_blocks, alpha, weight_sum, grad):
     """
     n_chunks = ws.grads.shape[0]
     if n_chunks == 1:  # no parallel region for one range (see ``epoch``)
+        finalize_gradient_serial(net, params, ws, n_blocks, alpha, weight_sum, grad)
+        return
+    for chunk in prange(n_chunks):
         fp_state = flush_denormals()
         finalize_chunk(params, ws.grads, n_blocks, net.n_coefs, alpha, weight_sum, grad,
-                       n_chunks, n_chunks - 1)
+                       n_chunks, np.int64(chunk))
         restore_floating_point(fp_state)
-    else:
-        for chunk in prange(n_chunks):
-            fp_state = flush_denormals()
-            finalize_chunk(params, ws.grads, n_blocks, net.n_coefs, alpha, weight_sum, grad,
-                           n_chunks, np.int64(chunk))
-            restore_floating_point(fp_state)
