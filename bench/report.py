@@ -1,4 +1,4 @@
-"""Targets, the Markdown table, the plots and the files a run leaves in ``bench/results``."""
+"""The Markdown tables, the plots and the files a run leaves in ``bench/results``."""
 
 import json
 import os
@@ -16,76 +16,6 @@ def _get(tree, *path):
         tree = tree[key]
     return tree
 
-
-def _format(value, unit):
-    if value is None:
-        return "not measured"
-    if unit == "x":
-        return f"{value:.2f}x"
-    if unit == "%":
-        return f"{100 * value:.0f}%"
-    if unit == "s":
-        return f"{value:.2f} s"
-    if unit == "pt":
-        return f"{100 * value:+.2f} pt"
-    return f"{value:.3g}"
-
-
-def evaluate_targets(results):
-    """Compare a run with the project's speed and accuracy targets (reported, never asserted).
-
-    Returns
-    -------
-    checks : list of dict
-        ``target``, ``measured`` (formatted), ``value`` and ``status``
-        ('PASS', 'FAIL', or 'n/a' when the workload or library did not run).
-    """
-    w = results["workloads"]
-    checks = []
-
-    def add(label, value, op, bound, unit):
-        if value is None:
-            status = "n/a"
-        else:
-            ok = {">=": value >= bound, "<=": value <= bound, ">": value > bound}[op]
-            status = "PASS" if ok else "FAIL"
-        checks.append({"target": f"{label} {op} {_format(bound, unit)}",
-                       "measured": _format(value, unit), "value": value, "status": status})
-
-    add("W1 float32 per epoch, fastmlp vs scikit-learn (floor)",
-        _get(w, "W1-float32", "speedup", SKLEARN), ">=", 1.5, "x")
-    add("W1 float32 vs scikit-learn", _get(w, "W1-float32", "speedup", SKLEARN),
-        ">=", 3.0, "x")
-    add("W1 float32 share of GEMM peak",
-        _get(w, "W1-float32", "libraries", FASTMLP, "gemm_peak_share"), ">=", 0.70, "%")
-    add("W1 float64 vs scikit-learn", _get(w, "W1-float64", "speedup", SKLEARN),
-        ">=", 2.5, "x")
-    add("W2 vs scikit-learn", _get(w, "W2", "speedup", SKLEARN), ">=", 8.0, "x")
-    add("W3 vs scikit-learn", _get(w, "W3", "speedup", SKLEARN), ">=", 2.5, "x")
-    for key in TRAINING_KEYS:
-        add(f"{key} vs PyTorch", _get(w, key, "speedup", TORCH), ">", 1.0, "x")
-    add("W4 predict 1 row, scikit-learn's time / fastmlp's",
-        _get(w, "W4", "speedup_predict_one_row", SKLEARN), ">=", 5.0, "x")
-    add("W4 predict_proba 10k rows vs scikit-learn",
-        _get(w, "W4", "speedup_predict_proba", SKLEARN), ">=", 2.0, "x")
-    add("W5 warm first-fit overhead",
-        _get(w, "W5", "warm_first_fit_overhead_seconds"), "<=", 1.0, "s")
-    add("W5 cold compile", _get(w, "W5", "cold_compile_seconds"), "<=", 60.0, "s")
-    add("W6 GridSearchCV vs scikit-learn", _get(w, "W6", "speedup", SKLEARN),
-        ">=", 3.0, "x")
-    for key in TRAINING_KEYS:
-        ours = _get(w, key, "libraries", FASTMLP, "test_accuracy")
-        theirs = _get(w, key, "libraries", SKLEARN, "test_accuracy")
-        gap = None if ours is None or theirs is None else abs(ours - theirs)
-        add(f"{key} |accuracy - scikit-learn's|", gap, "<=", 0.005, "pt")
-    for point in _get(w, "W7", "points") or []:
-        if point["threads"] == 16:
-            add("W1 float32 at 16 threads vs scikit-learn",
-                point["speedup"].get(SKLEARN), ">=", 8.0, "x")
-    return checks
-
-
-# ---------------------------------------------------------------------------- Markdown
 
 def _cell(value, fmt):
     return "—" if value is None else fmt.format(value)
@@ -198,7 +128,7 @@ def _scaling_table(r):
 
 
 def markdown(results):
-    """The run as Markdown: context, one table per workload group, targets, method."""
+    """The run as Markdown: context, one table per workload group, method."""
     m = results["machine"]
     v = m["versions"]
     d = results["data"]
@@ -232,11 +162,7 @@ def markdown(results):
         lines += ["## Grid search", ""] + _grid_table(w["W6"]) + [""]
     if "W7" in w:
         lines += ["## Thread scaling", ""] + _scaling_table(w["W7"]) + [""]
-    lines += ["## Targets", ""] + _table(
-        ["status", "target", "measured"],
-        [[c["status"], c["target"], c["measured"]] for c in results["targets"]],
-    )
-    lines += ["", "## Method", "", METHOD, ""]
+    lines += ["## Method", "", METHOD, ""]
     return "\n".join(lines)
 
 

@@ -19,7 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import report  # noqa: E402
 from bench.measure import epoch_flops, thread_counts  # noqa: E402
 from bench.run import main  # noqa: E402
 from bench.torch_mlp import TorchMLP, torch_available  # noqa: E402
@@ -27,7 +26,7 @@ from bench.torch_mlp import TorchMLP, torch_available  # noqa: E402
 TRAINING_KEYS = ("W1-float32", "W1-float64", "W2", "W3")
 
 
-def test_quick_suite_writes_json_markdown_and_targets(tmp_path, capsys):
+def test_quick_suite_writes_json_and_markdown(tmp_path, capsys):
     assert main(["--quick", "--skip-cold-compile", "--output-dir", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
 
@@ -60,12 +59,9 @@ def test_quick_suite_writes_json_markdown_and_targets(tmp_path, capsys):
 
     markdown = (tmp_path / "latest.md").read_text()
     for heading in ("## Training", "## Prediction", "## Start-up", "## Grid search",
-                    "## Thread scaling", "## Targets", "## Method"):
+                    "## Thread scaling", "## Method"):
         assert heading in markdown
     assert "## Training" in printed
-    statuses = {check["status"] for check in latest["targets"]}
-    assert statuses <= {"PASS", "FAIL", "n/a"}
-    assert any(line.startswith(("PASS", "FAIL")) for line in printed.splitlines())
 
 
 def test_epoch_flops_matches_issue_4_estimate():
@@ -83,22 +79,6 @@ def test_thread_counts_double_up_to_all_cores():
     assert thread_counts(16) == [1, 2, 4, 8, 16]
 
 
-def test_targets_report_pass_fail_and_missing():
-    results = {"workloads": {
-        "W1-float32": {"speedup": {"scikit-learn": 3.2, "pytorch": 0.9},
-                       "libraries": {"fastmlp": {"gemm_peak_share": 0.5,
-                                                 "test_accuracy": 0.85},
-                                     "scikit-learn": {"test_accuracy": 0.852}}},
-    }}
-    checks = {c["target"]: c["status"] for c in report.evaluate_targets(results)}
-    assert checks["W1 float32 vs scikit-learn >= 3.00x"] == "PASS"
-    assert checks["W1 float32 share of GEMM peak >= 70%"] == "FAIL"
-    assert checks["W1-float32 vs PyTorch > 1.00x"] == "FAIL"
-    assert checks["W1-float32 |accuracy - scikit-learn's| <= +0.50 pt"] == "PASS"
-    assert checks["W2 vs scikit-learn >= 8.00x"] == "n/a"
-
-
-@pytest.mark.skipif(not torch_available(), reason="PyTorch is not installed")
 def test_torch_reference_trains_like_scikit_learn():
     # Same initial weights, batches, L2 term and Adam: after 12 steps in float64 the
     # two agree to rounding. Adam's epsilon sits in a different place in each
