@@ -580,19 +580,26 @@ def test_astype_keeps_the_network():
                     trainer.predict(problem["X"]), rtol=1e-4)
 
 
+def record_kernel_calls(monkeypatch, *names):
+    """Wrap the trainer's kernels ``names``; returns the list of calls, in order."""
+    import fastmlp._trainer as trainer_module
+
+    called = []
+    for name in names:
+        kernel = getattr(trainer_module, name)
+        monkeypatch.setattr(trainer_module, name,
+                            lambda *args, _k=kernel, _n=name: called.append(_n) or _k(*args))
+    return called
+
+
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_serial_and_parallel_epoch_kernels_agree(solver, dtype, monkeypatch):
     """One block and one range run ``train_epoch_serial``; one block and two
     ranges run the parallel ``train_epoch``: the same arithmetic, bit for bit."""
-    import fastmlp._trainer as trainer_module
     from fastmlp._optimizers import AdamOptimizer, SGDOptimizer
 
-    called = []
-    for name in ("train_epoch", "train_epoch_serial"):
-        kernel = getattr(trainer_module, name)
-        monkeypatch.setattr(trainer_module, name,
-                            lambda *args, _k=kernel, _n=name: called.append(_n) or _k(*args))
+    called = record_kernel_calls(monkeypatch, "train_epoch", "train_epoch_serial")
     problem = make_layer_problem("everything", n_samples=300)
     results = []
     for split in ((1, 1), (1, 2)):
@@ -615,13 +622,7 @@ def test_serial_and_parallel_epoch_kernels_agree(solver, dtype, monkeypatch):
 def test_serial_and_parallel_predict_kernels_agree(dtype, monkeypatch):
     """Rows are independent: one worker (``predict_rows_serial``) and two
     (``predict_rows``) give the same outputs, bit for bit."""
-    import fastmlp._trainer as trainer_module
-
-    called = []
-    for name in ("predict_rows", "predict_rows_serial"):
-        kernel = getattr(trainer_module, name)
-        monkeypatch.setattr(trainer_module, name,
-                            lambda *args, _k=kernel, _n=name: called.append(_n) or _k(*args))
+    called = record_kernel_calls(monkeypatch, "predict_rows", "predict_rows_serial")
     problem = make_layer_problem("everything", n_samples=300)
     trainer = problem["trainer"].astype(dtype)
     trainer.params[:] = problem["params"]
