@@ -79,6 +79,7 @@ def test_thread_counts_double_up_to_all_cores():
     assert thread_counts(16) == [1, 2, 4, 8, 16]
 
 
+@pytest.mark.skipif(not torch_available(), reason="PyTorch is not installed")
 def test_torch_reference_trains_like_scikit_learn():
     # Same initial weights, batches, L2 term and Adam: after 12 steps in float64 the
     # two agree to rounding. Adam's epsilon sits in a different place in each
