@@ -84,7 +84,7 @@ def hidden_error_at_z(net, ws, layer, rows, dropout_seed):
                       scratch)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def backward_rows(net, params, data, rows, ws, grad, dropout_seed):
     """Back-propagate a block's output error; writes the block's raw gradient.
 
@@ -114,7 +114,7 @@ def backward_rows(net, params, data, rows, ws, grad, dropout_seed):
                 add_into(error_at_output(ws, layer, rows), n, below)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def gradient_rows(net, params, data, rows, ws, grad, dropout_seed):
     """Forward pass, loss and backward pass of a block of rows.
 

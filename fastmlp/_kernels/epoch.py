@@ -37,6 +37,8 @@ from .products import gather_rows, gather_values, reads_input_in_place
 from .update import squared_norm_range, update_parameters, update_parameters_serial
 
 
+# Not inline="always": inlined into train_epoch's prange body, it trained to
+# non-finite weights. The prange bodies call functions.
 @njit(cache=True, nogil=True, error_model="numpy")
 def gradient_of_block(net, params, data, batch, first, ws, n_blocks, block, dropout_seed):
     """Gather row block ``block`` of ``n_blocks`` of a batch and back-propagate it.

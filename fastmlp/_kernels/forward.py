@@ -97,7 +97,11 @@ def add_into(source, n_rows, out):
             out[i, j] += source[i, j]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+# forward_layer, forward_rows, backward_rows and gradient_rows are inlined
+# into their callers as Numba IR: each level of the call tree is otherwise
+# compiled on its own and then optimised again inside every caller, and these
+# four levels cost seconds of a cold first fit (bench/README.md, "Start-up").
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def forward_layer(net, params, data, rows, ws, l, dropout_seed):
     """Run weight layer ``l`` on a block of rows (its input already computed)."""
     layer = net.layers[l]
@@ -136,7 +140,7 @@ def forward_layer(net, params, data, rows, ws, l, dropout_seed):
             add_into(layer_output(ws, net.layers[l - 1], rows), n, out)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def forward_rows(net, params, data, rows, ws, dropout_seed):
     """Forward pass of a block of rows; returns a view of their network outputs.
 
