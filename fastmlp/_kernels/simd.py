@@ -5,8 +5,9 @@ BLAS packs both operands on every call. When the product has few columns
 runs a ``(200 x 784) @ (784 x 16)`` product at about 90 GFLOP/s on one core
 that can do twice that. These kernels read the operands where they are.
 
-The work is cut into register tiles of ``TILE_ROWS`` rows of the output by one
-or two 512-bit vectors of columns (16 floats or 8 doubles each). A tile keeps
+The work is cut into register tiles of a few rows of the output
+(``TILE_ROWS``, ``TILE_ROWS_TRANSPOSED``, ``TAIL_ROWS``: see below) by one or
+two 512-bit vectors of columns (16 floats or 8 doubles each). A tile keeps
 its accumulators in vector registers for the whole inner dimension: each step
 loads one row of ``b`` as vectors, broadcasts one value of ``a`` per tile row
 and adds their products with ``llvm.fma``. The tile's code is written as LLVM
