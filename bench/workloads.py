@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,12 +125,9 @@ def warm_up(classes, data, dtypes, seed):
 
             # fastmlp runs one thread's work in kernels of their own (no
             # parallel region), so both thread settings are warmed up.
-            for n_threads in (1, None):
-                if n_threads is None:
+            for threads in (thread_count(1), nullcontext()):
+                with threads:
                     total += timed(run)[0]
-                else:
-                    with thread_count(n_threads):
-                        total += timed(run)[0]
         seconds[name] = total
     import scipy.linalg.cython_blas  # noqa: F401  (the BLAS behind Numba's np.dot)
 
