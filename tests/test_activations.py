@@ -23,6 +23,7 @@ from fastmlp._kernels.activations import (
     backpropagate,
     backward_reads_input,
 )
+from shims import from_python
 
 Z = np.concatenate([np.linspace(-8, 8, 161), [-30.0, -1e-3, 1e-3, 30.0]]).reshape(15, 11)
 BIAS = np.linspace(-0.5, 0.5, 11)
@@ -62,7 +63,7 @@ def test_backward_reads_what_the_table_says():
 def test_forward_matches_reference(name, dtype, keep_z):
     z = Z.astype(dtype)
     out = np.empty_like(z)
-    activate(CODES[name], z, BIAS.astype(dtype), z.shape[0], keep_z, out, scratch(z))
+    from_python(activate)(CODES[name], z, BIAS.astype(dtype), z.shape[0], keep_z, out, scratch(z))
     expected = naive.ACTIVATIONS[name](Z + BIAS)
     rtol = 1e-13 if dtype == np.float64 else 2e-6
     assert_allclose(out, expected, rtol=rtol, atol=rtol)
@@ -74,7 +75,7 @@ def test_forward_matches_reference(name, dtype, keep_z):
 def test_forward_leaves_rows_past_n_rows_alone(name):
     z = Z.copy()
     out = np.full_like(z, 7.0)
-    activate(CODES[name], z, BIAS, 4, False, out, scratch(z))
+    from_python(activate)(CODES[name], z, BIAS, 4, False, out, scratch(z))
     assert (out[4:] == 7.0).all() and not (out[:4] == 7.0).any()
 
 
@@ -83,7 +84,7 @@ def test_backward_leaves_rows_past_n_rows_alone(name):
     z = Z + BIAS
     stored = z if backward_reads_input(name) else naive.ACTIVATIONS[name](z)
     out = np.full_like(z, 7.0)
-    backpropagate(CODES[name], np.ones_like(z), stored, 4, out, scratch(z))
+    from_python(backpropagate)(CODES[name], np.ones_like(z), stored, 4, out, scratch(z))
     assert (out[4:] == 7.0).all()
 
 
@@ -95,7 +96,7 @@ def test_backward_matches_reference_derivative(name, dtype):
     a = naive.ACTIVATIONS[name](z.astype(np.float64)).astype(dtype)
     stored = z if backward_reads_input(name) else a
     out = np.empty_like(z)
-    backpropagate(CODES[name], delta, stored, z.shape[0], out, scratch(z))
+    from_python(backpropagate)(CODES[name], delta, stored, z.shape[0], out, scratch(z))
     expected = delta * naive.DERIVATIVES[name](z.astype(np.float64))
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     # Kinks at z = 0 are not sampled; derivatives written through ``a`` lose
@@ -109,8 +110,8 @@ def test_backward_in_place(name):
     delta = np.random.RandomState(1).normal(size=z.shape)
     stored = z if backward_reads_input(name) else naive.ACTIVATIONS[name](z)
     expected = np.empty_like(delta)
-    backpropagate(CODES[name], delta, stored, z.shape[0], expected, scratch(z))
-    backpropagate(CODES[name], delta, stored, z.shape[0], delta, scratch(z))
+    from_python(backpropagate)(CODES[name], delta, stored, z.shape[0], expected, scratch(z))
+    from_python(backpropagate)(CODES[name], delta, stored, z.shape[0], delta, scratch(z))
     assert_allclose(delta, expected, rtol=0)
 
 
@@ -124,6 +125,7 @@ def test_scalar_fallback_without_libmvec(tmp_path):
 import numpy as np, sys
 sys.path.insert(0, "tests")
 import naive
+from shims import from_python
 from fastmlp._kernels import vector_math
 from fastmlp._kernels.activations import CODES, activate, backpropagate
 assert vector_math.ISA is None
@@ -131,11 +133,11 @@ z = np.linspace(-6, 6, 7 * 13).reshape(7, 13)
 bias = np.zeros(13)
 for name in ("tanh", "logistic", "elu", "softplus", "swish", "gelu"):
     out = np.empty_like(z)
-    activate(CODES[name], z.copy(), bias, 7, False, out, np.empty(2 * z.size))
+    from_python(activate)(CODES[name], z.copy(), bias, 7, False, out, np.empty(2 * z.size))
     assert np.allclose(out, naive.ACTIVATIONS[name](z), rtol=1e-13, atol=1e-15), name
     d = np.empty_like(z)
     stored = z if name in ("swish", "gelu") else naive.ACTIVATIONS[name](z)
-    backpropagate(CODES[name], np.ones_like(z), stored, 7, d, np.empty(2 * z.size))
+    from_python(backpropagate)(CODES[name], np.ones_like(z), stored, 7, d, np.empty(2 * z.size))
     assert np.allclose(d, naive.DERIVATIVES[name](z), rtol=1e-12, atol=1e-12), name
 print("ok")
 """

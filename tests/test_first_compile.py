@@ -15,9 +15,13 @@ from fastmlp._kernels.partition import block_bounds
 def not_fastmlp(x):
     return x + 1
 
+@njit
+def bounds(n, blocks, block):    # compiles block_bounds, or loads it from the cache
+    return block_bounds(n, blocks, block)
+
 not_fastmlp(1)                   # someone else's compile: no notice
-print(block_bounds(10, 3, 1))    # a fastmlp kernel: compiled, or loaded from the cache
-print(block_bounds(10.0, 3, 1))  # a second compile in the same process
+print(bounds(10, 3, 1))          # a fastmlp kernel: compiled, or loaded from the cache
+print(bounds(10.0, 3, 1))        # a second compile in the same process
 """
 
 

@@ -16,6 +16,7 @@ from sklearn.neural_network._stochastic_optimizers import SGDOptimizer as SkSGD
 from fastmlp._kernels.update import begin_batch, step_range
 from fastmlp._optimizers import AdamOptimizer, SGDOptimizer
 from fastmlp._optimizers.base import H_ALPHA, H_WEIGHT_SUM
+from shims import from_python
 
 N_COEFS, N_PARAMS = 12, 16
 ALPHA, WEIGHT_SUM = 0.3, 7.0
@@ -29,10 +30,10 @@ def normalised(raw, params):
 
 def kernel_step(optimizer, params, raw):
     solver = optimizer.kernel_solver(ALPHA)
-    begin_batch(solver, WEIGHT_SUM)
+    from_python(begin_batch)(solver, WEIGHT_SUM)
     alpha = solver.hyper[H_ALPHA]
-    step_range(params, raw, solver, alpha, 0, N_COEFS)
-    step_range(params, raw, solver, alpha * 0, N_COEFS, N_PARAMS)
+    from_python(step_range)(params, raw, solver, alpha, 0, N_COEFS)
+    from_python(step_range)(params, raw, solver, alpha * 0, N_COEFS, N_PARAMS)
 
 
 def reference_sgd(params, velocity, grad, lr, momentum, nesterov):
@@ -125,6 +126,6 @@ def test_adam_always_stops():
 def test_sgd_counts_updates():
     optimizer = SGDOptimizer(N_PARAMS, np.float64, 0.1)
     solver = optimizer.kernel_solver(ALPHA)
-    begin_batch(solver, WEIGHT_SUM)
-    begin_batch(solver, WEIGHT_SUM)
+    from_python(begin_batch)(solver, WEIGHT_SUM)
+    from_python(begin_batch)(solver, WEIGHT_SUM)
     assert solver.step[0] == 2 and solver.hyper[H_WEIGHT_SUM] == WEIGHT_SUM

@@ -6,6 +6,7 @@ import pytest
 from fastmlp._config import SIMD_MAX_COLUMNS
 from fastmlp._kernels.products import times, transpose_times
 from fastmlp._kernels.simd import simd_times, simd_transpose_times
+from shims import from_python
 
 # (m, k, n): tails of the row tiles and of one or two vectors of 16
 # floats or 8 doubles, an empty inner dimension, and W2's shapes.
@@ -27,7 +28,7 @@ def test_simd_times_matches_numpy(dtype, shape):
     a = rng.standard_normal((m, k)).astype(dtype)
     b = rng.standard_normal((k, n)).astype(dtype)
     out = np.full((m, n), np.nan, dtype)
-    simd_times(a, b, out)
+    from_python(simd_times)(a, b, out)
     expected = a.astype(np.float64) @ b.astype(np.float64)
     assert np.all(np.abs(out - expected) <= rounding_bound(a, b, dtype))
 
@@ -40,7 +41,7 @@ def test_simd_transpose_times_matches_numpy(dtype, shape):
     a_t = rng.standard_normal((k, m)).astype(dtype)
     b = rng.standard_normal((k, n)).astype(dtype)
     out = np.full((m, n), np.nan, dtype)
-    simd_transpose_times(a_t, b, out)
+    from_python(simd_transpose_times)(a_t, b, out)
     expected = a_t.T.astype(np.float64) @ b.astype(np.float64)
     assert np.all(np.abs(out - expected) <= rounding_bound(a_t.T, b, dtype))
 
@@ -53,13 +54,13 @@ def test_simd_reads_row_strided_views_and_writes_only_out(dtype):
     a = rng.standard_normal((11, 30)).astype(dtype)[:, :19]
     b = rng.standard_normal((19, 40)).astype(dtype)[:, :21]
     target = np.full((11, 40), 7.0, dtype)
-    simd_times(a, b, target[:, :21])
+    from_python(simd_times)(a, b, target[:, :21])
     np.testing.assert_allclose(target[:, :21], a @ b, rtol=1e-4 if dtype == np.float32 else 1e-12,
                                atol=1e-4 if dtype == np.float32 else 1e-12)
     assert np.all(target[:, 21:] == 7.0)
     a_t = rng.standard_normal((19, 25)).astype(dtype)[:, :11]
     transpose_target = np.full((11, 40), 7.0, dtype)
-    simd_transpose_times(a_t, b, transpose_target[:, :21])
+    from_python(simd_transpose_times)(a_t, b, transpose_target[:, :21])
     np.testing.assert_allclose(transpose_target[:, :21], a_t.T @ b,
                                rtol=1e-4 if dtype == np.float32 else 1e-12,
                                atol=1e-4 if dtype == np.float32 else 1e-12)
@@ -73,11 +74,11 @@ def test_dispatch_either_side_of_the_threshold(dtype, n):
     a = rng.standard_normal((37, 50)).astype(dtype)
     b = rng.standard_normal((50, n)).astype(dtype)
     out = np.empty((37, n), dtype)
-    times(a, b, out)
+    from_python(times)(a, b, out)
     tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(out, a @ b, **tol)
     a_t = rng.standard_normal((50, 37)).astype(dtype)
-    transpose_times(a_t, b, out)
+    from_python(transpose_times)(a_t, b, out)
     np.testing.assert_allclose(out, a_t.T @ b, **tol)
 
 
@@ -92,7 +93,7 @@ def test_simd_rows_products_read_rows_through_ids(dtype, shape):
     ids = rng.permutation(m + 7)[:m].astype(np.int64)
     b = rng.standard_normal((k, n)).astype(dtype)
     out = np.full((m, n), np.nan, dtype)
-    simd_rows_times(source, ids, b, out)
+    from_python(simd_rows_times)(source, ids, b, out)
     assert np.all(np.abs(out - source[ids].astype(np.float64) @ b) <= rounding_bound(
         source[ids], b, dtype))
 
@@ -101,7 +102,7 @@ def test_simd_rows_products_read_rows_through_ids(dtype, shape):
     ids_t = rng.permutation(k + 5)[:k].astype(np.int64)
     delta = rng.standard_normal((k, n)).astype(dtype)
     out_t = np.full((m, n), np.nan, dtype)
-    simd_rows_transpose_times(source_t, ids_t, delta, out_t)
+    from_python(simd_rows_transpose_times)(source_t, ids_t, delta, out_t)
     picked = source_t[ids_t]
     assert np.all(np.abs(out_t - picked.T.astype(np.float64) @ delta) <= rounding_bound(
         picked.T, delta, dtype))
@@ -117,10 +118,10 @@ def test_every_row_count_through_full_and_leftover_tiles(dtype):
             a = rng.standard_normal((m, 7)).astype(dtype)
             b = rng.standard_normal((7, n)).astype(dtype)
             out = np.full((m, n), np.nan, dtype)
-            simd_times(a, b, out)
+            from_python(simd_times)(a, b, out)
             np.testing.assert_array_less(np.abs(out - a @ b), rounding_bound(a, b, dtype))
             at = np.ascontiguousarray(a.T)
             c = rng.standard_normal((7, n)).astype(dtype)
             out_t = np.full((m, n), np.nan, dtype)
-            simd_transpose_times(at, c, out_t)
+            from_python(simd_transpose_times)(at, c, out_t)
             np.testing.assert_array_less(np.abs(out_t - a @ c), rounding_bound(a, c, dtype))

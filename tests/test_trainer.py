@@ -26,6 +26,7 @@ from fastmlp._config import FULL_BATCH_BLOCK_ROWS, PREDICT_CHUNK_ROWS
 from fastmlp._kernels.activations import HIDDEN_ACTIVATIONS as TABLE_HIDDEN_ACTIVATIONS
 from fastmlp._kernels.layout import DENSE, MAXOUT, LayerSpec
 from fastmlp._trainer import Trainer
+from shims import from_python
 
 SKLEARN_ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 # Every hidden activation of the kernels' table (a new row is tested here as is).
@@ -550,11 +551,11 @@ def test_kernel_masks_match_reference_hash():
 
     mask = np.empty((7, 5))
     # Layer with unit_base 3 in a network of 11 dropout units, rows from position 40.
-    fill_mask(77, 0.4, 40 * 11 + 3, 11, mask)
+    from_python(fill_mask)(77, 0.4, 40 * 11 + 3, 11, mask)
     expected = naive.dropout_masks(77, 0.4, np.arange(40, 47), [3, 5, 3])[1]
     assert_allclose(mask, expected, rtol=0)
     big = np.empty((2000, 50))
-    fill_mask(1, 0.3, 0, 50, big)
+    from_python(fill_mask)(1, 0.3, 0, 50, big)
     assert set(np.unique(big)) == {0.0, 1 / 0.7}
     assert abs((big == 0).mean() - 0.3) < 0.01
 

@@ -44,6 +44,7 @@ from collections import namedtuple
 
 from numba import literal_unroll, njit
 
+from .jit import internal
 from .vector_math import ERF, EXP, EXPM1, LOG1P, TANH, apply_inplace
 
 OUTPUT = 0  # backward reads a = f(z)
@@ -161,7 +162,7 @@ def exp(z):
 # array of at least ``2 * n_rows * n_units`` values that the call may overwrite.
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def _biased(z, bias, n_rows, keep_z, out):
     """``out = z + bias`` (and ``z = out`` with ``keep_z``); returns ``out`` flat."""
     n_units = z.shape[1]
@@ -174,12 +175,12 @@ def _biased(z, bias, n_rows, keep_z, out):
     return out.reshape(out.shape[0] * n_units), n_rows * n_units
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def _flat(a, n_rows):
     return a.reshape(a.shape[0] * a.shape[1]), n_rows * a.shape[1]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def logistic_block(z, bias, n_rows, keep_z, out, scratch):
     a, n = _biased(z, bias, n_rows, keep_z, out)
     for k in range(n):
@@ -189,19 +190,19 @@ def logistic_block(z, bias, n_rows, keep_z, out, scratch):
         a[k] = 1.0 / (1.0 + a[k])
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def tanh_block(z, bias, n_rows, keep_z, out, scratch):
     a, n = _biased(z, bias, n_rows, keep_z, out)
     apply_inplace(TANH, a, n)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def exp_block(z, bias, n_rows, keep_z, out, scratch):
     a, n = _biased(z, bias, n_rows, keep_z, out)
     apply_inplace(EXP, a, n)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def elu_block(z, bias, n_rows, keep_z, out, scratch):
     a, n = _biased(z, bias, n_rows, keep_z, out)
     for k in range(n):
@@ -211,7 +212,7 @@ def elu_block(z, bias, n_rows, keep_z, out, scratch):
         a[k] = a[k] if a[k] > 0 else scratch[k]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def softplus_block(z, bias, n_rows, keep_z, out, scratch):
     a, n = _biased(z, bias, n_rows, keep_z, out)
     for k in range(n):
@@ -222,7 +223,7 @@ def softplus_block(z, bias, n_rows, keep_z, out, scratch):
         a[k] = max(a[k], 0.0) + scratch[k]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def swish_block(z, bias, n_rows, keep_z, out, scratch):
     a, n = _biased(z, bias, n_rows, keep_z, out)
     for k in range(n):
@@ -232,7 +233,7 @@ def swish_block(z, bias, n_rows, keep_z, out, scratch):
         a[k] = a[k] / (1.0 + scratch[k])
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def gelu_block(z, bias, n_rows, keep_z, out, scratch):
     a, n = _biased(z, bias, n_rows, keep_z, out)
     for k in range(n):
@@ -242,7 +243,7 @@ def gelu_block(z, bias, n_rows, keep_z, out, scratch):
         a[k] = 0.5 * a[k] * (1.0 + scratch[k])
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def swish_backward_block(delta, z, n_rows, out, scratch):
     d, n = _flat(delta, n_rows)
     zs, _ = _flat(z, n_rows)
@@ -255,7 +256,7 @@ def swish_backward_block(delta, z, n_rows, out, scratch):
         o[k] = d[k] * (s + zs[k] * s * (1.0 - s))
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def gelu_backward_block(delta, z, n_rows, out, scratch):
     d, n = _flat(delta, n_rows)
     zs, _ = _flat(z, n_rows)
@@ -271,7 +272,7 @@ def gelu_backward_block(delta, z, n_rows, out, scratch):
         o[k] = d[k] * (0.5 * (1.0 + cdf[k]) + zs[k] * INV_SQRT_2PI * pdf[k])
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def softplus_backward_block(delta, a, n_rows, out, scratch):
     d, n = _flat(delta, n_rows)
     av, _ = _flat(a, n_rows)
@@ -328,7 +329,7 @@ def backward_reads_input(name):
     return ACTIVATIONS[CODES[name]].derivative_of == INPUT
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def activate(code, z, bias, n_rows, keep_z, out, scratch):
     """``out = f(z + bias)`` on the first ``n_rows`` rows; ``out`` may be ``z``.
 
@@ -387,7 +388,7 @@ def activate(code, z, bias, n_rows, keep_z, out, scratch):
                         out[i, j] = forward(z[i, j] + bias[j])
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def backpropagate(code, delta, stored, n_rows, out, scratch):
     """``out = delta * f'(z)`` on the first ``n_rows`` rows; ``out`` may be ``delta``.
 

@@ -9,7 +9,6 @@ the layer below. Nothing here allocates array memory.
 """
 
 import numpy as np
-from numba import njit
 
 from .activations import backpropagate
 from .forward import (
@@ -21,26 +20,27 @@ from .forward import (
     layer_stored,
     scale_into,
 )
+from .jit import internal
 from .layout import MAXOUT, STORED_NONE, block_rows, coefs_of, intercepts_of
 from .losses import output_error, weighted_data_loss
 from .products import input_transpose_times, sum_columns, transpose_times
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def error_at_output(ws, layer, rows):
     """This block's rows of the error at the layer's output ``h_{l+1}``."""
     return block_rows(ws.deltas, layer.delta_offset, layer.units, ws.capacity, rows.ws_row,
                       rows.n)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def error_at_preactivation(ws, layer, rows):
     """This block's rows of the error at the layer's ``z`` (may alias its output error)."""
     return block_rows(ws.deltas, layer.delta_z_offset, layer.units * layer.pieces,
                       ws.capacity, rows.ws_row, rows.n)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def route_to_max_piece(z, delta, mask, masked, pieces, n_rows, delta_z):
     """Maxout's derivative: each unit's error (times its dropout mask when
     ``masked``) goes to its first largest piece; the other pieces get zero."""
@@ -59,7 +59,7 @@ def route_to_max_piece(z, delta, mask, masked, pieces, n_rows, delta_z):
             delta_z[i, j * pieces + best_k] = d
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def hidden_error_at_z(net, ws, layer, rows, dropout_seed):
     """Turn a hidden layer's output error into its pre-activation error."""
     n = rows.n
@@ -84,7 +84,7 @@ def hidden_error_at_z(net, ws, layer, rows, dropout_seed):
                       scratch)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@internal(inline="always")
 def backward_rows(net, params, data, rows, ws, grad, dropout_seed):
     """Back-propagate a block's output error; writes the block's raw gradient.
 
@@ -114,7 +114,7 @@ def backward_rows(net, params, data, rows, ws, grad, dropout_seed):
                 add_into(error_at_output(ws, layer, rows), n, below)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@internal(inline="always")
 def gradient_rows(net, params, data, rows, ws, grad, dropout_seed):
     """Forward pass, loss and backward pass of a block of rows.
 

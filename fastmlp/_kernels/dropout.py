@@ -14,7 +14,8 @@ so prediction uses every unit unscaled.
 """
 
 import numpy as np
-from numba import njit
+
+from .jit import internal
 
 GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -22,7 +23,7 @@ MIX_2 = np.uint64(0x94D049BB133111EB)
 UNIT_SCALE = 1.0 / 9007199254740992.0  # 2**-53
 
 
-@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+@internal(inline="always")
 def uniform(seed, counter):
     """A number in ``[0, 1)`` that depends only on ``seed`` and ``counter``."""
     z = np.uint64(seed) + (np.uint64(counter) + np.uint64(1)) * GOLDEN_GAMMA
@@ -32,7 +33,7 @@ def uniform(seed, counter):
     return float(z >> np.uint64(11)) * UNIT_SCALE
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def fill_mask(seed, rate, first_counter, row_stride, mask):
     """Write a layer's mask for a block of rows.
 

@@ -25,12 +25,13 @@ doing it (see ``denormals``).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from .._optimizers.base import H_ALPHA
 from .backward import gradient_rows
 from .bundles import Rows
 from .denormals import flush_denormals, restore_floating_point
+from .jit import internal, kernel
 from .losses import sum_block_results
 from .partition import block_bounds
 from .products import gather_rows, gather_values, reads_input_in_place
@@ -39,7 +40,7 @@ from .update import squared_norm_range, update_parameters, update_parameters_ser
 
 # Not inline="always": inlined into train_epoch's prange body, it trained to
 # non-finite weights. The prange bodies call functions.
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def gradient_of_block(net, params, data, batch, first, ws, n_blocks, block, dropout_seed):
     """Gather row block ``block`` of ``n_blocks`` of a batch and back-propagate it.
 
@@ -67,14 +68,14 @@ def gradient_of_block(net, params, data, batch, first, ws, n_blocks, block, drop
         net, params, data, rows, ws, ws.grads[block], dropout_seed)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def penalised_batch_loss(ws, n_blocks, alpha, coef_norm):
     """The batch's mean loss plus its L2 term, and the batch's weight sum."""
     loss_sum, weight_sum = sum_block_results(ws.block_losses, ws.block_weights, n_blocks)
     return loss_sum / weight_sum + 0.5 * alpha * coef_norm / weight_sum, weight_sum
 
 
-@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+@kernel(parallel=True)
 def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed):
     """Train one epoch: for each mini-batch, gather, forward, backward, update.
 
@@ -125,7 +126,7 @@ def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed):
     return summed_loss
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel()
 def train_epoch_serial(net, params, data, order, batch_size, solver, ws, dropout_seed):
     """:func:`train_epoch` on the calling thread, without parallel regions.
 

@@ -1,9 +1,9 @@
 """A vectorised test that every value of an array is finite."""
 
-from numba import njit
+from .jit import internal
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
+@internal(fastmath={"reassoc"})
 def all_finite(values):
     """Whether every entry of the 1-D array ``values`` is finite.
 

@@ -7,10 +7,9 @@ reduction), then the dropout mask and the skip connection. Each step touches
 only the block's own workspace rows. Nothing here allocates array memory.
 """
 
-from numba import njit
-
 from .activations import IDENTITY, activate
 from .dropout import fill_mask
+from .jit import internal
 from .layout import (
     MAXOUT,
     STORED_BRANCH,
@@ -23,14 +22,14 @@ from .layout import (
 from .products import add_input, input_times, times
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def layer_output(ws, layer, rows):
     """This block's rows of ``h_{l+1}``, the layer's output."""
     return block_rows(ws.outputs, layer.out_offset, layer.units, ws.capacity, rows.ws_row,
                       rows.n)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def layer_stored(ws, layer, rows):
     """This block's rows of what the layer stores for its backward pass."""
     width = layer.units * layer.pieces if layer.stored == STORED_INPUT else layer.units
@@ -38,21 +37,21 @@ def layer_stored(ws, layer, rows):
                       rows.n)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def layer_mask(ws, layer, rows):
     """This block's rows of the layer's dropout mask."""
     return block_rows(ws.masks, layer.mask_offset, layer.units, ws.capacity, rows.ws_row,
                       rows.n)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def layer_scratch(ws, rows):
     """This block's rows of the scratch space (flat)."""
     width = ws.scratch.shape[0] // ws.capacity
     return ws.scratch[rows.ws_row * width:(rows.ws_row + rows.n) * width]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def max_of_pieces(z, pieces, n_rows, out):
     """``out[i, j] = max_k z[i, j * pieces + k]`` (the Maxout unit)."""
     units = out.shape[1]
@@ -66,7 +65,7 @@ def max_of_pieces(z, pieces, n_rows, out):
             out[i, j] = best
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def scale_into(source, mask, n_rows, out):
     """``out = source * mask`` on the first ``n_rows`` rows."""
     units = out.shape[1]
@@ -75,7 +74,7 @@ def scale_into(source, mask, n_rows, out):
             out[i, j] = source[i, j] * mask[i, j]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def copy_rows(source, n_rows, out):
     """``out[:n_rows] = source[:n_rows]``, as a loop.
 
@@ -88,7 +87,7 @@ def copy_rows(source, n_rows, out):
             out[i, j] = source[i, j]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def add_into(source, n_rows, out):
     """``out += source`` on the first ``n_rows`` rows."""
     units = out.shape[1]
@@ -101,7 +100,7 @@ def add_into(source, n_rows, out):
 # into their callers as Numba IR: each level of the call tree is otherwise
 # compiled on its own and then optimised again inside every caller, and these
 # four levels cost seconds of a cold first fit (bench/README.md, "Start-up").
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@internal(inline="always")
 def forward_layer(net, params, data, rows, ws, l, dropout_seed):
     """Run weight layer ``l`` on a block of rows (its input already computed)."""
     layer = net.layers[l]
@@ -140,7 +139,7 @@ def forward_layer(net, params, data, rows, ws, l, dropout_seed):
             add_into(layer_output(ws, net.layers[l - 1], rows), n, out)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@internal(inline="always")
 def forward_rows(net, params, data, rows, ws, dropout_seed):
     """Forward pass of a block of rows; returns a view of their network outputs.
 

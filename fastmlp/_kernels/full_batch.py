@@ -1,17 +1,18 @@
 """Loss and gradient over a whole data set, for L-BFGS, parallel over rows."""
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from .backward import gradient_rows
 from .bundles import Rows
 from .denormals import flush_denormals, restore_floating_point
+from .jit import internal, kernel
 from .losses import sum_block_results
 from .partition import block_bounds
 from .update import finalize_gradient, finalize_gradient_serial, squared_norm_range
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def gradient_of_rows_block(net, params, data, ws, block_rows, n_blocks, block,
                            dropout_seed):
     """Partial gradient, loss and weight sums of row block ``block`` of ``n_blocks``.
@@ -47,7 +48,7 @@ def gradient_of_rows_block(net, params, data, ws, block_rows, n_blocks, block,
     ws.block_weights[block] = weight_sum
 
 
-@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+@kernel(parallel=True)
 def loss_and_gradient(net, params, data, ws, block_rows, alpha, grad, dropout_seed):
     """Penalised mean loss over every row of the data; its gradient goes to ``grad``.
 
@@ -89,7 +90,7 @@ def loss_and_gradient(net, params, data, ws, block_rows, alpha, grad, dropout_se
     return loss
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel()
 def loss_and_gradient_serial(net, params, data, ws, block_rows, alpha, grad, dropout_seed):
     """:func:`loss_and_gradient` as one block on the calling thread.
 
@@ -106,7 +107,7 @@ def loss_and_gradient_serial(net, params, data, ws, block_rows, alpha, grad, dro
     return loss
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def penalised_loss(net, params, ws, n_blocks, alpha):
     """Mean loss over the blocks' rows plus the L2 term, and the weight sum."""
     loss_sum, weight_sum = sum_block_results(ws.block_losses, ws.block_weights, n_blocks)

@@ -38,9 +38,9 @@ Workspaces (one float array each, see :class:`Layout` for their row widths):
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
 from .activations import backward_reads_input, code_of
+from .jit import internal
 
 DENSE = 0
 MAXOUT = 1
@@ -173,7 +173,7 @@ def build_layout(n_features, specs):
                   dropout_units=dropout_units, row_macs=float(coef_sizes.sum()))
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def coefs_of(params, layer):
     """View of a layer's coefficient matrix, ``(fan_in, units * pieces)``."""
     n_columns = layer.units * layer.pieces
@@ -181,14 +181,14 @@ def coefs_of(params, layer):
     return params[start:start + layer.fan_in * n_columns].reshape((layer.fan_in, n_columns))
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def intercepts_of(params, layer):
     """View of a layer's intercept vector, ``(units * pieces,)``."""
     start = layer.intercept_offset
     return params[start:start + layer.units * layer.pieces]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def block_rows(workspace, offset, width, capacity, first_row, n_rows):
     """Rows ``[first_row, first_row + n_rows)`` of the ``width``-wide block at ``offset``."""
     start = offset * capacity + first_row * width

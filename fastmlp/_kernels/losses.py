@@ -36,8 +36,6 @@ trains exactly as squared_error. With one output the two coincide.
 
 import math
 
-from numba import njit
-
 from .._config import (
     ABSOLUTE_ERROR,
     BINARY_LOG_LOSS,
@@ -47,17 +45,18 @@ from .._config import (
     SQUARED_ERROR,
 )
 from .activations import CODES, IDENTITY, SOFTMAX, logistic_backward
+from .jit import internal, kernel
 
 LOGISTIC = CODES["logistic"]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def is_residual_loss(code):
     """Whether the loss is a mean over outputs of a function of ``y - p``."""
     return code == SQUARED_ERROR or code == HUBER or code == ABSOLUTE_ERROR
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel()
 def weighted_data_loss(code, loss_param, y_pred, y_true, weights, has_weight, eps):
     """Weighted sum of per-row data losses, and the sum of weights.
 
@@ -130,7 +129,7 @@ def weighted_data_loss(code, loss_param, y_pred, y_true, weights, has_weight, ep
     return total, weight_sum
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def residual_slopes(code, loss_param, delta):
     """Turn ``delta = p - y`` into the loss's slope: clipped (huber) or its sign
     (absolute_error); squared_error's slope is ``p - y`` itself."""
@@ -146,7 +145,7 @@ def residual_slopes(code, loss_param, delta):
                 delta[i, k] = 1.0 if e > 0 else (-1.0 if e < 0 else 0.0)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def through_output_activation(activation, y_pred, delta):
     """Error at ``z`` from the error at the output ``p``, in place (logistic, softmax)."""
     n_rows, n_outputs = delta.shape
@@ -163,7 +162,7 @@ def through_output_activation(activation, y_pred, delta):
                 delta[i, k] = logistic_backward(delta[i, k], y_pred[i, k])
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def output_error(code, activation, loss_param, y_pred, y_true, weights, has_weight, delta):
     """Error at the output pre-activation, as the module docstring defines it.
 
@@ -195,7 +194,7 @@ def output_error(code, activation, loss_param, y_pred, y_true, weights, has_weig
         through_output_activation(activation, y_pred, delta)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def sum_block_results(block_losses, block_weights, n_blocks):
     """Loss and weight sums over the first ``n_blocks`` row blocks, in block order."""
     loss_sum = 0.0

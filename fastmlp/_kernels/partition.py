@@ -1,9 +1,9 @@
 """Explicit work partitions for parallel loops."""
 
-from numba import njit
+from .jit import internal
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def block_bounds(n_items, n_blocks, block):
     """Half-open range ``[start, stop)`` of block ``block`` of ``n_blocks``.
 

@@ -1,17 +1,18 @@
 """Compiled forward pass for prediction, parallel over blocks of rows."""
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from .bundles import Rows
 from .denormals import flush_denormals, restore_floating_point
 from .finite import all_finite
 from .forward import copy_rows, forward_rows
+from .jit import internal, kernel
 
 NO_DROPOUT = -1
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def predict_worker_chunks(net, params, data, ws, worker, n_workers, chunk_rows,
                           check_finite, out):
     """Forward pass of chunks ``worker, worker + n_workers, ...`` into ``out``.
@@ -35,7 +36,7 @@ def predict_worker_chunks(net, params, data, ws, worker, n_workers, chunk_rows,
     return True
 
 
-@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+@kernel(parallel=True)
 def predict_rows(net, params, data, ws, chunk_rows, check_finite, out):
     """Output-layer activations of every row of the data, written to ``out``.
 
@@ -76,7 +77,7 @@ def predict_rows(net, params, data, ws, chunk_rows, check_finite, out):
     return finite == n_workers
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel()
 def predict_rows_serial(net, params, data, ws, chunk_rows, check_finite, out):
     """:func:`predict_rows` for one worker, on the calling thread.
 

@@ -10,9 +10,9 @@ array memory.
 """
 
 import numpy as np
-from numba import njit
 
 from .._config import SIMD_MAX_COLUMNS, SIMD_MAX_INNER_TRANSPOSED
+from .jit import internal
 from .simd import (
     simd_rows_times,
     simd_rows_transpose_times,
@@ -21,13 +21,13 @@ from .simd import (
 )
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def unit_stride(values):
     """Whether the elements of each row of 2-D ``values`` are adjacent."""
     return values.shape[1] <= 1 or values.strides[1] == values.itemsize
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def times(a, b, out):
     """``out = a @ b``: register tiles for a narrow ``out``, else BLAS."""
     if (out.shape[1] <= SIMD_MAX_COLUMNS and unit_stride(a) and unit_stride(b)
@@ -37,7 +37,7 @@ def times(a, b, out):
         np.dot(a, b, out)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def transpose_times(a, b, out):
     """``out = a.T @ b``: register tiles for a narrow ``out``, else BLAS.
 
@@ -52,7 +52,7 @@ def transpose_times(a, b, out):
         np.dot(a.T, b, out)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def gather_rows(source, ids, target):
     """``target[i] = source[ids[i]]`` for every ``i`` of ``ids``."""
     n_cols = source.shape[1]
@@ -62,14 +62,14 @@ def gather_rows(source, ids, target):
             target[i, j] = source[row, j]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def gather_values(source, ids, target):
     """``target[i] = source[ids[i]]`` for every ``i`` of ``ids``."""
     for i in range(ids.shape[0]):
         target[i] = source[ids[i]]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def reads_input_in_place(net, data, n_rows):
     """Whether a block of ``n_rows`` dense rows needs no gathered copy of ``X``.
 
@@ -84,7 +84,7 @@ def reads_input_in_place(net, data, n_rows):
             and n_rows <= SIMD_MAX_INNER_TRANSPOSED and unit_stride(data.X))
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def input_times(data, rows, coefs, out):
     """``out = X[rows] @ coefs``, reading sparse rows of ``X`` in place.
 
@@ -115,7 +115,7 @@ def input_times(data, rows, coefs, out):
                 out[i, j] += value * coefs[col, j]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def input_transpose_times(data, rows, delta, out):
     """``out = X[rows].T @ delta`` (overwritten), reading sparse rows in place."""
     if not data.is_sparse:
@@ -137,7 +137,7 @@ def input_transpose_times(data, rows, delta, out):
                 out[col, j] += value * delta[i, j]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def add_input(data, rows, out):
     """``out += X[rows]``: the skip connection of a residual first layer."""
     n_units = out.shape[1]
@@ -152,7 +152,7 @@ def add_input(data, rows, out):
             out[i, data.indices[k]] += data.values[k]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def sum_columns(values, n_rows, out):
     """``out = values[:n_rows].sum(axis=0)``, rows added in order."""
     n_columns = out.shape[0]

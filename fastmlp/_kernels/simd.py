@@ -22,9 +22,11 @@ still correct.
 """
 
 import llvmlite.ir as ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from .jit import internal
 
 # Register tiles: rows of the output by one vector of columns (two when the
 # output is wider than one vector). ``a @ b`` runs 14-row tiles where the CPU
@@ -205,13 +207,13 @@ _tile_1t = _make_tile(TILE_ROWS_TRANSPOSED, 1, True)
 _tile_2t = _make_tile(TILE_ROWS_TRANSPOSED, 2, True)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def vector_lanes(values):
     """Elements of ``values``' dtype in one 512-bit vector."""
     return 64 // values.itemsize
 
 
-@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+@internal(boundscheck=False)
 def tiled_times(a, ids, b, out):
     """``out = a @ b``, or ``a[ids] @ b`` when ``ids`` is not None."""
     m, n = out.shape
@@ -239,7 +241,7 @@ def tiled_times(a, ids, b, out):
             _tail_1(a, ids, b, out, i0, j_tail, n_rows)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+@internal(boundscheck=False)
 def tiled_transpose_times(a, ids, b, out):
     """``out = a.T @ b``, or ``a[ids].T @ b`` when ``ids`` is not None."""
     m, n = out.shape
@@ -254,7 +256,7 @@ def tiled_transpose_times(a, ids, b, out):
             _tile_1t(a, ids, b, out, i0, j0, n_rows)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def simd_times(a, b, out):
     """``out = a @ b`` by register tiles; rows of every array contiguous.
 
@@ -268,7 +270,7 @@ def simd_times(a, b, out):
     tiled_times(a, None, b, out)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def simd_transpose_times(a, b, out):
     """``out = a.T @ b`` by register tiles; rows of every array contiguous.
 
@@ -282,7 +284,7 @@ def simd_transpose_times(a, b, out):
     tiled_transpose_times(a, None, b, out)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def simd_rows_times(a, ids, b, out):
     """``out = a[ids] @ b`` reading the rows of ``a`` in place (no gathered copy).
 
@@ -297,7 +299,7 @@ def simd_rows_times(a, ids, b, out):
     tiled_times(a, ids, b, out)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def simd_rows_transpose_times(a, ids, b, out):
     """``out = a[ids].T @ b`` reading the rows of ``a`` in place (no gathered copy).
 

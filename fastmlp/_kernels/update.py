@@ -12,16 +12,17 @@ them.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from .._config import ADAM
 from .._optimizers import adam, sgd
 from .._optimizers.base import H_ALPHA, H_WEIGHT_SUM
 from .denormals import flush_denormals, restore_floating_point
+from .jit import internal
 from .partition import block_bounds
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def combine_partial_gradients(grads, n_blocks, start, stop):
     """``grads[0] += grads[t]`` for ``t = 1 .. n_blocks - 1`` over ``[start, stop)``.
 
@@ -38,7 +39,7 @@ def combine_partial_gradients(grads, n_blocks, start, stop):
             total[p] += part[p]
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "nsz"})
+@internal(fastmath={"reassoc", "nsz"})
 def squared_norm_range(values, start, stop):
     """Sum of squares of ``values[start:stop]`` (reassociated, vectorised)."""
     total = 0.0
@@ -48,7 +49,7 @@ def squared_norm_range(values, start, stop):
     return total
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def begin_batch(solver, weight_sum):
     """Per-batch bookkeeping of the solver before its update."""
     if solver.kind == ADAM:
@@ -58,7 +59,7 @@ def begin_batch(solver, weight_sum):
     solver.hyper[H_WEIGHT_SUM] = weight_sum
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def step_range(params, grad, solver, alpha, start, stop):
     """The solver's step rule on ``params[start:stop]``."""
     if solver.kind == ADAM:
@@ -67,7 +68,7 @@ def step_range(params, grad, solver, alpha, start, stop):
         sgd.step_range(params, grad, solver, alpha, start, stop)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def update_chunk(params, grads, n_blocks, n_coefs, solver, chunk_norms, chunk):
     """Optimizer step on parameter range ``chunk`` of ``len(chunk_norms)``.
 
@@ -86,7 +87,7 @@ def update_chunk(params, grads, n_blocks, n_coefs, solver, chunk_norms, chunk):
     chunk_norms[chunk] = squared_norm_range(params, start, coef_stop)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def update_parameters_serial(net, params, ws, n_blocks, solver, weight_sum):
     """:func:`update_parameters` as one range on the calling thread.
 
@@ -100,7 +101,7 @@ def update_parameters_serial(net, params, ws, n_blocks, solver, weight_sum):
     return ws.chunk_norms[0]
 
 
-@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+@internal(parallel=True)
 def update_parameters(net, params, ws, n_blocks, solver, weight_sum):
     """One optimizer step over the whole buffer, split into per-thread ranges.
 
@@ -138,7 +139,7 @@ def update_parameters(net, params, ws, n_blocks, solver, weight_sum):
     return total
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def finalize_chunk(params, grads, n_blocks, n_coefs, alpha, weight_sum, grad, n_chunks,
                    chunk):
     """``finalize_gradient`` on parameter range ``chunk`` of ``n_chunks``."""
@@ -157,7 +158,7 @@ def finalize_chunk(params, grads, n_blocks, n_coefs, alpha, weight_sum, grad, n_
         out[p] = total[p] / weight_sum
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def finalize_gradient_serial(net, params, ws, n_blocks, alpha, weight_sum, grad):
     """:func:`finalize_gradient` as one range on the calling thread.
 
@@ -170,7 +171,7 @@ def finalize_gradient_serial(net, params, ws, n_blocks, alpha, weight_sum, grad)
     restore_floating_point(fp_state)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+@internal(parallel=True)
 def finalize_gradient(net, params, ws, n_blocks, alpha, weight_sum, grad):
     """``grad = (sum of partial gradients + alpha * coefs) / weight_sum``.
 

@@ -29,6 +29,8 @@ from numba import njit, types
 from numba.extending import intrinsic
 from numba.core import cgutils
 
+from .jit import internal
+
 FLOAT32_LANES = {"avx512": 16, "avx2": 8}
 FLOAT64_LANES = {"avx512": 8, "avx2": 4}
 VARIANT_LETTER = {"avx512": "e", "avx2": "d"}
@@ -124,7 +126,7 @@ else:  # pragma: no cover - exercised on machines without libmvec
 EXP, EXPM1, LOG1P, TANH, ERF = range(len(FUNCTIONS))
 
 
-@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+@internal(inline="always")
 def _scalar(op, v):
     if op == EXP:
         return math.exp(v)
@@ -137,7 +139,7 @@ def _scalar(op, v):
     return math.erf(v)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def apply_inplace(op, x, n):
     """``x[:n] = f(x[:n])`` for a contiguous 1-D float array, ``f`` the function
     ``FUNCTIONS[op]``: whole vectors through libmvec, the tail through libm.

@@ -3,9 +3,9 @@
 import math
 
 import numpy as np
-from numba import njit
 
 from .._config import ADAM
+from .._kernels.jit import internal, kernel
 from .base import H_STEP, H_WEIGHT_SUM, N_SHARED, BaseOptimizer
 
 H_BETA_1 = N_SHARED
@@ -69,13 +69,13 @@ class AdamOptimizer(BaseOptimizer):
                 float(self.learning_rate_init), self.beta_1, self.beta_2, t)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel()
 def bias_corrected_step(learning_rate_init, beta_1, beta_2, t):
     """``lr_init * sqrt(1 - beta_2**t) / (1 - beta_1**t)``, in float64."""
     return learning_rate_init * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def begin_batch(solver):
     """Advance the time step and set the batch's bias-corrected step size."""
     solver.step[0] += 1
@@ -85,7 +85,7 @@ def begin_batch(solver):
                                                solver.step[0])
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def step_range(params, grad, solver, alpha, start, stop):
     """One Adam step on ``params[start:stop]``.
 

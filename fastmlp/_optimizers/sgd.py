@@ -1,9 +1,9 @@
 """SGD with momentum (optionally Nesterov's), and its step-size schedules."""
 
 import numpy as np
-from numba import njit
 
 from .._config import SGD
+from .._kernels.jit import internal
 from .base import H_STEP, H_WEIGHT_SUM, N_SHARED, BaseOptimizer
 
 H_MOMENTUM = N_SHARED
@@ -71,13 +71,13 @@ class SGDOptimizer(BaseOptimizer):
                             [float(bool(self.nesterov))], np.zeros(1, dtype=np.int64))
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def begin_batch(solver):
     """Count the update; SGD's step size only changes between epochs."""
     solver.step[0] += 1
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@internal()
 def step_range(params, grad, solver, alpha, start, stop):
     """One SGD step on ``params[start:stop]``, as scikit-learn's ``SGDOptimizer``.
 
