@@ -11,6 +11,8 @@ the layer below. Nothing here allocates array memory.
 import numpy as np
 
 from .activations import backpropagate
+from .bundles import read_only
+from .firewall import call_compiled
 from .forward import (
     add_into,
     forward_rows,
@@ -99,13 +101,14 @@ def backward_rows(net, params, data, rows, ws, grad, dropout_seed):
     for l in range(n_layers - 1, -1, -1):
         layer = net.layers[l]
         if l < n_layers - 1:
-            hidden_error_at_z(net, ws, layer, rows, dropout_seed)
+            call_compiled(hidden_error_at_z, (net, ws, layer, rows, dropout_seed))
         delta_z = error_at_preactivation(ws, layer, rows)
         coef_grad = coefs_of(grad, layer)
         if l == 0:
-            input_transpose_times(data, rows, delta_z, coef_grad)
+            call_compiled(input_transpose_times, (data, rows, delta_z, coef_grad))
         else:
-            transpose_times(layer_output(ws, net.layers[l - 1], rows), delta_z, coef_grad)
+            call_compiled(transpose_times, (read_only(layer_output(ws, net.layers[l - 1], rows)),
+                                            delta_z, coef_grad))
         sum_columns(delta_z, n, intercepts_of(grad, layer))
         if l > 0:
             below = error_at_output(ws, net.layers[l - 1], rows)
@@ -137,10 +140,10 @@ def gradient_rows(net, params, data, rows, ws, grad, dropout_seed):
         Weighted sum of the rows' data losses, and of their weights.
     """
     y_pred = forward_rows(net, params, data, rows, ws, dropout_seed)
-    loss_sum, weight_sum = weighted_data_loss(net.loss, net.loss_param, y_pred, rows.y,
-                                              rows.w, data.has_weight, net.eps)
+    loss_sum, weight_sum = call_compiled(weighted_data_loss, (
+        net.loss, net.loss_param, y_pred, rows.y, rows.w, data.has_weight, net.eps))
     last = net.layers[net.layers.shape[0] - 1]
-    output_error(net.loss, last.activation, net.loss_param, y_pred, rows.y, rows.w,
-                 data.has_weight, error_at_output(ws, last, rows))
+    call_compiled(output_error, (net.loss, last.activation, net.loss_param, y_pred, rows.y,
+                                 rows.w, data.has_weight, error_at_output(ws, last, rows)))
     backward_rows(net, params, data, rows, ws, grad, dropout_seed)
     return loss_sum, weight_sum

@@ -8,6 +8,10 @@ costs nothing.
 
 from collections import namedtuple
 
+from numba import types
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import intrinsic
+
 Network = namedtuple("Network", [
     "layers", "n_coefs", "loss", "loss_param", "eps", "dropout_rate", "dropout_units",
 ])
@@ -69,7 +73,33 @@ ws_row : int
 position : int
     Position of the first row in the epoch's visiting order (the dropout mask
     counter; masks depend on it, not on how rows are split between threads).
+
+Its arrays are always typed read-only (see :func:`read_only`), whether they
+view the input (prediction, L-BFGS) or a workspace (a training epoch), so
+that every function that reads rows is compiled once for all three.
 """
+
+
+@intrinsic
+def read_only(typingctx, array):
+    """The same array, typed read-only (Numba then refuses writes through it).
+
+    Parameters
+    ----------
+    array : ndarray
+
+    Returns
+    -------
+    view : ndarray
+        ``array`` itself; only its compile-time type changes.
+    """
+    if not isinstance(array, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return impl_ret_borrowed(context, builder, sig.return_type, args[0])
+
+    return array.copy(readonly=True)(array), codegen
 
 Workspace = namedtuple("Workspace", [
     "capacity", "x_rows", "y_rows", "w_rows", "outputs", "stored", "masks", "deltas",

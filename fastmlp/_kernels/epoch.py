@@ -29,8 +29,9 @@ from numba import prange
 
 from .._optimizers.base import H_ALPHA
 from .backward import gradient_rows
-from .bundles import Rows
+from .bundles import Rows, read_only
 from .denormals import flush_denormals, restore_floating_point
+from .firewall import call_compiled
 from .jit import internal, kernel
 from .losses import sum_block_results
 from .partition import block_bounds
@@ -63,7 +64,8 @@ def gradient_of_block(net, params, data, batch, first, ws, n_blocks, block, drop
     gather_rows(data.Y, ids, y)
     if data.has_weight:
         gather_values(data.weights, ids, w)
-    rows = Rows(ids=ids, x=x, y=y, w=w, n=hi - lo, ws_row=lo, position=first + lo)
+    rows = Rows(ids=read_only(ids), x=read_only(x), y=read_only(y), w=read_only(w), n=hi - lo,
+                ws_row=lo, position=first + lo)
     ws.block_losses[block], ws.block_weights[block] = gradient_rows(
         net, params, data, rows, ws, ws.grads[block], dropout_seed)
 
@@ -117,12 +119,12 @@ def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed):
         batch = order[first:first + n_rows]
         for block in prange(n_blocks):
             fp_state = flush_denormals()
-            gradient_of_block(net, params, data, batch, first, ws, n_blocks, np.int64(block),
-                              dropout_seed)
+            call_compiled(gradient_of_block, (net, params, data, batch, first, ws, n_blocks,
+                                              np.int64(block), dropout_seed))
             restore_floating_point(fp_state)
         batch_loss, weight_sum = penalised_batch_loss(ws, n_blocks, alpha, coef_norm)
         summed_loss += batch_loss * n_rows
-        coef_norm = update_parameters(net, params, ws, n_blocks, solver, weight_sum)
+        coef_norm = call_compiled(update_parameters, (net, params, ws, n_blocks, solver, weight_sum))
     return summed_loss
 
 
@@ -142,10 +144,11 @@ def train_epoch_serial(net, params, data, order, batch_size, solver, ws, dropout
         n_rows = min(batch_size, n_samples - first)
         batch = order[first:first + n_rows]
         fp_state = flush_denormals()
-        gradient_of_block(net, params, data, batch, first, ws, n_blocks, n_blocks - 1,
-                          dropout_seed)
+        call_compiled(gradient_of_block, (net, params, data, batch, first, ws, n_blocks,
+                                          n_blocks - 1, dropout_seed))
         restore_floating_point(fp_state)
         batch_loss, weight_sum = penalised_batch_loss(ws, n_blocks, alpha, coef_norm)
         summed_loss += batch_loss * n_rows
-        coef_norm = update_parameters_serial(net, params, ws, n_blocks, solver, weight_sum)
+        coef_norm = call_compiled(update_parameters_serial, (net, params, ws, n_blocks, solver,
+                                                             weight_sum))
     return summed_loss

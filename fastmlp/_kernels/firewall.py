@@ -1,44 +1,103 @@
 """Calls that do not copy the callee's code into the caller.
 
 Numba compiles a call to another jitted function by linking the callee's
-whole compiled module into the caller's, then optimising and generating
-machine code for the result again. A kernel at the top of a deep call tree
-therefore compiles the tree once per level above it; a parallel kernel does
-it twice more, since its ``prange`` body becomes a function of its own. For
-the epoch kernel that was about a third of a cold first fit.
+whole compiled module into the caller's, then optimising it and generating
+machine code for it again. A kernel at the top of a deep call tree therefore
+compiles the tree once per level above it, and a parallel kernel twice more,
+since its ``prange`` body becomes a function of its own. That was more than
+half of a cold first fit.
 
-:func:`call_compiled` emits an ordinary call by symbol to the callee's
-compiled function and links nothing. The callee is compiled (or loaded from
-Numba's cache) on its own, once, and the caller's machine code refers to it
-by name, which the JIT resolves when it loads the caller. When the caller is
-itself loaded from the cache, it first makes sure the callee is loaded, so
-that the name can be resolved (Numba runs the ``reload_init`` hooks of a
-cached function before loading its code).
+:func:`call_compiled` calls the callee's own compiled code through a
+function pointer and links nothing: the callee is compiled (or loaded from
+Numba's cache) once, on its own. The pointer lives in a cell that the caller
+reads by a fixed symbol name (the callee's module, name and argument types),
+and which this module fills in each process before the caller's machine code
+is loaded:
 
-Use it where the callee is large and called rarely (once per block of rows),
-so that the lost inlining costs nothing.
+- when the caller is compiled, while it is typed (which also compiles the
+  callee);
+- when the caller is loaded from the cache, from a hook Numba runs just before
+  loading it (the compile result's ``reload_init``), which loads the callee.
+
+The callee's own symbol is not used because Numba names compiled functions
+with a per-process counter: a caller cached by one process could then name a
+callee that another process cached.
+
+Use it where the callee is large and called rarely (once per layer and block
+of rows), so that the lost inlining costs nothing.
 """
 
-import functools
+import ctypes
+import hashlib
 import importlib
 
+import llvmlite.binding as llvm
+from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+_CELLS = {}  # symbol name -> ctypes cell holding the callee's address, alive for the process
 
-def load_compiled(module, name, arg_types):
-    """Compile, or load from the cache, ``module.name`` for ``arg_types``.
+
+def cell_symbol(module, name, arg_types):
+    """The symbol of the cell holding ``module.name``'s address for ``arg_types``.
 
     Parameters
     ----------
-    module : str
-        Module of the jitted function.
-    name : str
-        Its name in that module.
+    module, name : str
+        Where the jitted function is defined.
     arg_types : tuple of numba types
+
+    Returns
+    -------
+    symbol : str
+    """
+    signature = "\n".join(str(t) for t in arg_types)
+    digest = hashlib.sha256(signature.encode()).hexdigest()[:24]
+    return f"fastmlp.firewall.{module}.{name}.{digest}"
+
+
+def publish_address(module, name, arg_types):
+    """Compile (or load) ``module.name`` for ``arg_types`` and fill its cell.
+
+    Parameters
+    ----------
+    module, name : str
+        Where the jitted function is defined.
+    arg_types : tuple of numba types
+
+    Returns
+    -------
+    compiled : numba CompileResult
     """
     dispatcher = getattr(importlib.import_module(module), name)
-    dispatcher.compile(tuple(arg_types))
+    dispatcher.compile(arg_types)
+    compiled = dispatcher.overloads[arg_types]
+    address = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
+    symbol = cell_symbol(module, name, arg_types)
+    cell = _CELLS.get(symbol)
+    if cell is None:
+        cell = _CELLS[symbol] = ctypes.c_void_p(address)
+        llvm.add_symbol(symbol, ctypes.addressof(cell))
+    else:
+        cell.value = address
+    return compiled
+
+
+class _PublishHook:
+    """Picklable hook that runs :func:`publish_address` (stored with the caller)."""
+
+    def __init__(self, module, name, arg_types):
+        self.target = (module, name, arg_types)
+
+    def __call__(self):
+        publish_address(*self.target)
+
+    def __eq__(self, other):
+        return isinstance(other, _PublishHook) and self.target == other.target
+
+    def __hash__(self):
+        return hash(self.target)
 
 
 @intrinsic
@@ -48,7 +107,7 @@ def call_compiled(typingctx, function, args):
     Parameters
     ----------
     function : jitted function
-        A module-level ``numba.njit`` function (a global of the caller).
+        A module-level function of a fastmlp kernel module.
     args : tuple
         Its arguments.
 
@@ -58,18 +117,26 @@ def call_compiled(typingctx, function, args):
     """
     if not isinstance(function, types.Dispatcher) or not isinstance(args, types.BaseTuple):
         return None
-    dispatcher = function.dispatcher
-    arg_types = tuple(types.unliteral(t) for t in args.types)
-    dispatcher.compile(arg_types)
-    compiled = dispatcher.overloads[arg_types]
-    reload_hook = functools.partial(load_compiled, dispatcher.py_func.__module__,
-                                    dispatcher.py_func.__name__, arg_types)
+    py_func = function.dispatcher.py_func
+    target = (py_func.__module__, py_func.__name__,
+              tuple(types.unliteral(t) for t in args.types))
+    compiled = publish_address(*target)
+    callee = compiled.signature
+    symbol = cell_symbol(*target)
 
     def codegen(context, builder, sig, llargs):
-        context.active_code_library._reload_init.add(reload_hook)
-        values = cgutils.unpack_tuple(builder, llargs[1], len(arg_types))
-        values = [context.cast(builder, v, t, u)
-                  for v, t, u in zip(values, args.types, arg_types)]
-        return context.call_internal(builder, compiled.fndesc, compiled.signature, values)
+        context.active_code_library._reload_init.add(_PublishHook(*target))
+        cell = builder.module.globals.get(symbol)
+        if cell is None:
+            cell = ir.GlobalVariable(builder.module, cgutils.voidptr_t, symbol)
+        fnty = context.call_conv.get_function_type(callee.return_type, callee.args)
+        fn = builder.bitcast(builder.load(cell), fnty.as_pointer())
+        values = cgutils.unpack_tuple(builder, llargs[1], len(args))
+        values = [context.cast(builder, v, t, u) for v, t, u in zip(values, args, callee.args)]
+        status, result = context.call_conv.call_function(builder, fn, callee.return_type,
+                                                         callee.args, values)
+        with cgutils.if_unlikely(builder, status.is_error):
+            context.call_conv.return_status_propagate(builder, status)
+        return result
 
-    return compiled.signature.return_type(function, args), codegen
+    return callee.return_type(function, args), codegen

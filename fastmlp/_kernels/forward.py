@@ -8,7 +8,9 @@ only the block's own workspace rows. Nothing here allocates array memory.
 """
 
 from .activations import IDENTITY, activate
+from .bundles import read_only
 from .dropout import fill_mask
+from .firewall import call_compiled
 from .jit import internal
 from .layout import (
     MAXOUT,
@@ -109,17 +111,18 @@ def forward_layer(net, params, data, rows, ws, l, dropout_seed):
     z = out if layer.stored == STORED_NONE else layer_stored(ws, layer, rows)
     coefs = coefs_of(params, layer)
     if l == 0:
-        input_times(data, rows, coefs, z)
+        call_compiled(input_times, (data, rows, coefs, z))
     else:
-        times(layer_output(ws, net.layers[l - 1], rows), coefs, z)
+        # Read-only, as the input layer's rows: one compiled ``times`` for both.
+        call_compiled(times, (read_only(layer_output(ws, net.layers[l - 1], rows)), coefs, z))
 
     # One call site, run-time flags: each literal argument would compile
     # another copy of ``activate``.
     is_maxout = layer.kind == MAXOUT
     reads_z = is_maxout or layer.stored == STORED_INPUT
     code = IDENTITY if is_maxout else layer.activation
-    activate(code, z, intercepts_of(params, layer), n, reads_z,
-             out if reads_z and not is_maxout else z, layer_scratch(ws, rows))
+    call_compiled(activate, (code, z, intercepts_of(params, layer), n, reads_z,
+                             out if reads_z and not is_maxout else z, layer_scratch(ws, rows)))
     if is_maxout:
         max_of_pieces(z, layer.pieces, n, out)
 

@@ -6,6 +6,7 @@ from numba import prange
 from .backward import gradient_rows
 from .bundles import Rows
 from .denormals import flush_denormals, restore_floating_point
+from .firewall import call_compiled
 from .jit import internal, kernel
 from .losses import sum_block_results
 from .partition import block_bounds
@@ -82,11 +83,11 @@ def loss_and_gradient(net, params, data, ws, block_rows, alpha, grad, dropout_se
     n_blocks = min(ws.grads.shape[0], data.Y.shape[0])
     for block in prange(n_blocks):
         fp_state = flush_denormals()
-        gradient_of_rows_block(net, params, data, ws, block_rows, n_blocks, np.int64(block),
-                               dropout_seed)
+        call_compiled(gradient_of_rows_block, (net, params, data, ws, block_rows, n_blocks,
+                                               np.int64(block), dropout_seed))
         restore_floating_point(fp_state)
     loss, weight_sum = penalised_loss(net, params, ws, n_blocks, alpha)
-    finalize_gradient(net, params, ws, n_blocks, alpha, weight_sum, grad)
+    call_compiled(finalize_gradient, (net, params, ws, n_blocks, alpha, weight_sum, grad))
     return loss
 
 
@@ -99,8 +100,8 @@ def loss_and_gradient_serial(net, params, data, ws, block_rows, alpha, grad, dro
     """
     n_blocks = ws.grads.shape[0]
     fp_state = flush_denormals()
-    gradient_of_rows_block(net, params, data, ws, block_rows, n_blocks, n_blocks - 1,
-                           dropout_seed)
+    call_compiled(gradient_of_rows_block, (net, params, data, ws, block_rows, n_blocks,
+                                           n_blocks - 1, dropout_seed))
     restore_floating_point(fp_state)
     loss, weight_sum = penalised_loss(net, params, ws, n_blocks, alpha)
     finalize_gradient_serial(net, params, ws, n_blocks, alpha, weight_sum, grad)

@@ -6,6 +6,7 @@ from numba import prange
 from .bundles import Rows
 from .denormals import flush_denormals, restore_floating_point
 from .finite import all_finite
+from .firewall import call_compiled
 from .forward import copy_rows, forward_rows
 from .jit import internal, kernel
 
@@ -70,8 +71,8 @@ def predict_rows(net, params, data, ws, chunk_rows, check_finite, out):
     finite = 0
     for worker in prange(n_workers):
         fp_state = flush_denormals()
-        if predict_worker_chunks(net, params, data, ws, np.int64(worker), n_workers,
-                                 chunk_rows, check_finite, out):
+        if call_compiled(predict_worker_chunks, (net, params, data, ws, np.int64(worker),
+                                                 n_workers, chunk_rows, check_finite, out)):
             finite += 1
         restore_floating_point(fp_state)
     return finite == n_workers
@@ -88,7 +89,7 @@ def predict_rows_serial(net, params, data, ws, chunk_rows, check_finite, out):
     """
     n_workers = ws.capacity // chunk_rows
     fp_state = flush_denormals()
-    all_rows_finite = predict_worker_chunks(net, params, data, ws, n_workers - 1, n_workers,
-                                            chunk_rows, check_finite, out)
+    all_rows_finite = call_compiled(predict_worker_chunks, (
+        net, params, data, ws, n_workers - 1, n_workers, chunk_rows, check_finite, out))
     restore_floating_point(fp_state)
     return all_rows_finite
