@@ -53,8 +53,8 @@ def main(argv=None):
                   batch_size=200, max_iter=args.epochs, random_state=0)
     print(f"network: {params}")
 
-    print("fastmlp start-up: the first run on a machine compiles its kernels (about a "
-          "minute on 2 cores);\n  later runs load them from Numba's on-disk cache in about "
+    print("fastmlp start-up: the first run on a machine compiles its kernels (about 20 s "
+          "on 2 cores);\n  later runs load them from Numba's on-disk cache in about "
           "a second ...", flush=True)
     start = time.perf_counter()
     with warnings.catch_warnings():
