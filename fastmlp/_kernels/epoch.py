@@ -8,7 +8,7 @@ each over an explicit partition:
    products, and writes its own partial gradient ``ws.grads[t]``;
 2. parameters: the flat buffer is split into one range per thread; each thread
    sums the partial gradients of its range and applies the optimizer's step
-   (``update.update_parameters``).
+   (``update.update_chunk``).
 
 No two threads write the same memory, and the result does not depend on thread
 scheduling (only on the number of row blocks, through summation order).
@@ -36,7 +36,7 @@ from .jit import internal, kernel
 from .losses import sum_block_results
 from .partition import block_bounds
 from .products import gather_rows, gather_values, reads_input_in_place
-from .update import squared_norm_range, update_parameters, update_parameters_serial
+from .update import begin_batch, squared_norm_range, update_chunk, update_parameters_serial
 
 
 # Not inline="always": inlined into train_epoch's prange body, it trained to
@@ -111,6 +111,7 @@ def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed):
     n_samples = order.shape[0]
     alpha = solver.hyper[H_ALPHA]
     max_blocks = ws.grads.shape[0]
+    n_chunks = ws.chunk_norms.shape[0]
     coef_norm = squared_norm_range(params, 0, net.n_coefs)
     summed_loss = 0.0
     for first in range(0, n_samples, batch_size):
@@ -124,7 +125,19 @@ def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed):
             restore_floating_point(fp_state)
         batch_loss, weight_sum = penalised_batch_loss(ws, n_blocks, alpha, coef_norm)
         summed_loss += batch_loss * n_rows
-        coef_norm = call_compiled(update_parameters, (net, params, ws, n_blocks, solver, weight_sum))
+        if n_chunks == 1:
+            coef_norm = call_compiled(update_parameters_serial, (net, params, ws, n_blocks, solver,
+                                                                 weight_sum))
+            continue
+        begin_batch(solver, weight_sum)
+        for chunk in prange(n_chunks):
+            fp_state = flush_denormals()
+            call_compiled(update_chunk, (params, ws.grads, n_blocks, net.n_coefs, solver,
+                                         ws.chunk_norms, np.int64(chunk)))
+            restore_floating_point(fp_state)
+        coef_norm = 0.0
+        for chunk in range(n_chunks):
+            coef_norm += ws.chunk_norms[chunk]
     return summed_loss
 
 

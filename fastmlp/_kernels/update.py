@@ -89,21 +89,7 @@ def update_chunk(params, grads, n_blocks, n_coefs, solver, chunk_norms, chunk):
 
 @internal()
 def update_parameters_serial(net, params, ws, n_blocks, solver, weight_sum):
-    """:func:`update_parameters` as one range on the calling thread.
-
-    ``ws.chunk_norms`` must have one entry.
-    """
-    begin_batch(solver, weight_sum)
-    fp_state = flush_denormals()
-    update_chunk(params, ws.grads, n_blocks, net.n_coefs, solver, ws.chunk_norms,
-                 ws.chunk_norms.shape[0] - 1)
-    restore_floating_point(fp_state)
-    return ws.chunk_norms[0]
-
-
-@internal(parallel=True)
-def update_parameters(net, params, ws, n_blocks, solver, weight_sum):
-    """One optimizer step over the whole buffer, split into per-thread ranges.
+    """One optimizer step over the whole buffer, as one range on the calling thread.
 
     Parameters
     ----------
@@ -112,7 +98,7 @@ def update_parameters(net, params, ws, n_blocks, solver, weight_sum):
         Updated in place.
     ws : Workspace
         ``ws.grads[:n_blocks]`` hold the batch's partial gradients;
-        ``ws.chunk_norms`` has one entry per parameter range.
+        ``ws.chunk_norms`` has one entry.
     n_blocks : int
     solver : Solver
         Its state, step count and step size are updated in place.
@@ -124,19 +110,12 @@ def update_parameters(net, params, ws, n_blocks, solver, weight_sum):
     coef_norm : float
         Squared norm of the updated coefficients.
     """
-    n_chunks = ws.chunk_norms.shape[0]
-    if n_chunks == 1:  # no parallel region for one range (see ``epoch``)
-        return update_parameters_serial(net, params, ws, n_blocks, solver, weight_sum)
     begin_batch(solver, weight_sum)
-    for chunk in prange(n_chunks):
-        fp_state = flush_denormals()
-        update_chunk(params, ws.grads, n_blocks, net.n_coefs, solver, ws.chunk_norms,
-                     np.int64(chunk))
-        restore_floating_point(fp_state)
-    total = 0.0
-    for chunk in range(n_chunks):
-        total += ws.chunk_norms[chunk]
-    return total
+    fp_state = flush_denormals()
+    update_chunk(params, ws.grads, n_blocks, net.n_coefs, solver, ws.chunk_norms,
+                 ws.chunk_norms.shape[0] - 1)
+    restore_floating_point(fp_state)
+    return ws.chunk_norms[0]
 
 
 @internal()
