@@ -61,6 +61,17 @@ MIN_PARAMS_PER_CHUNK = 32768    # parameters of one optimizer-update range
 # on Zen 4 (100 rows, 784 inputs): float32 1.8-2.8x BLAS's speed up to 128
 # columns, 1.3x at 512; float64 2-2.5x up to 64, 1.3-1.4x at 256.
 SIMD_MAX_COLUMNS = 128
+# ``a @ b`` (a forward product) with a wider output still runs on the tiles
+# while ``b``, the layer's weights, takes at most this many bytes: the tiles
+# read ``b`` from the level-2 cache once per tile of rows, where BLAS packs it.
+# Measured one thread, 100 and 200 rows of 784 inputs read through their ids,
+# Intel Xeon (AVX-512, 2 MiB of L2 per core): float32 144-171 GFLOP/s against
+# OpenBLAS's 97-110 (with its gathered copy) up to 384 columns (1.2 MB of
+# weights), level at 512 (1.6 MB), half at 1024; float64 63-65 against 44-50
+# at 192 columns (1.2 MB), behind at 256 (1.6 MB). ``a.T @ b`` (a weight
+# gradient) keeps ``SIMD_MAX_COLUMNS``: past it the tiles are level with BLAS
+# at 100 rows and behind at 200.
+SIMD_MAX_WEIGHT_BYTES = 1_310_720
 # Rows of a transposed product ``a.T @ b`` (weight gradients) beyond which
 # BLAS is used anyway: a mini-batch block is below it, a full-batch block
 # (FULL_BATCH_BLOCK_ROWS) above it.

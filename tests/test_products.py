@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fastmlp._config import SIMD_MAX_COLUMNS
+from fastmlp._config import SIMD_MAX_COLUMNS, SIMD_MAX_WEIGHT_BYTES
 from fastmlp._kernels.products import times, transpose_times
 from fastmlp._kernels.simd import simd_times, simd_transpose_times
 from shims import from_python
@@ -80,6 +80,23 @@ def test_dispatch_either_side_of_the_threshold(dtype, n):
     a_t = rng.standard_normal((50, 37)).astype(dtype)
     from_python(transpose_times)(a_t, b, out)
     np.testing.assert_allclose(out, a_t.T @ b, **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("one_more_row", [0, 1])
+def test_wide_forward_product_either_side_of_the_weight_size(dtype, one_more_row):
+    # Past SIMD_MAX_COLUMNS, a @ b stays on the tiles while b fits in
+    # SIMD_MAX_WEIGHT_BYTES, and goes to BLAS beyond: both must agree with NumPy.
+    itemsize = np.dtype(dtype).itemsize
+    n = 2 * SIMD_MAX_COLUMNS + 3
+    k = SIMD_MAX_WEIGHT_BYTES // (n * itemsize) + one_more_row
+    assert (k * n * itemsize <= SIMD_MAX_WEIGHT_BYTES) == (one_more_row == 0)
+    rng = np.random.default_rng(k)
+    a = rng.standard_normal((31, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    out = np.full((31, n), np.nan, dtype)
+    from_python(times)(a, b, out)
+    assert np.all(np.abs(out - a.astype(np.float64) @ b) <= rounding_bound(a, b, dtype))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -1,8 +1,10 @@
 """Matrix products of a block of rows, on dense or CSR input.
 
 Dense products with a narrow output (at most ``SIMD_MAX_COLUMNS`` columns, a
-narrow layer) run on the register-tile kernels of ``simd``; wider ones go
-through BLAS (``np.dot`` with ``out=``), whose packing pays off there. A
+narrow layer) run on the register-tile kernels of ``simd``, and so do forward
+products of wider layers whose weights stay in the level-2 cache
+(``SIMD_MAX_WEIGHT_BYTES``); the others go through BLAS (``np.dot`` with
+``out=``), whose packing pays off there. A
 narrow input layer reads a mini-batch's rows of ``X`` in place, through their
 ids, instead of from a gathered copy (:func:`reads_input_in_place`); sparse
 CSR rows are read in place too: nothing is densified. Nothing here allocates
@@ -11,7 +13,7 @@ array memory.
 
 import numpy as np
 
-from .._config import SIMD_MAX_COLUMNS, SIMD_MAX_INNER_TRANSPOSED
+from .._config import SIMD_MAX_COLUMNS, SIMD_MAX_INNER_TRANSPOSED, SIMD_MAX_WEIGHT_BYTES
 from .jit import internal
 from .simd import (
     simd_rows_times,
@@ -29,9 +31,9 @@ def unit_stride(values):
 
 @internal()
 def times(a, b, out):
-    """``out = a @ b``: register tiles for a narrow ``out``, else BLAS."""
-    if (out.shape[1] <= SIMD_MAX_COLUMNS and unit_stride(a) and unit_stride(b)
-            and unit_stride(out)):
+    """``out = a @ b``: register tiles for a narrow ``out`` or a small ``b``, else BLAS."""
+    if ((out.shape[1] <= SIMD_MAX_COLUMNS or b.size * b.itemsize <= SIMD_MAX_WEIGHT_BYTES)
+            and unit_stride(a) and unit_stride(b) and unit_stride(out)):
         simd_times(a, b, out)
     else:
         np.dot(a, b, out)
