@@ -64,3 +64,39 @@ def test_cached_caller_finds_a_callee_compiled_by_another_process(tmp_path):
     third = run(tmp_path)
     assert third[0] == "21.0"
     assert third[1] == "1 0"  # the caller from the cache, the callee compiled
+
+
+FIT_SCRIPT = """
+import numpy as np
+from fastmlp import MLPClassifier
+from fastmlp._kernels.epoch import gradient_of_block, train_epoch_serial
+rng = np.random.default_rng(0)
+X = rng.random((300, 12)).astype(np.float32)
+y = rng.integers(0, 3, 300)
+model = MLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
+print(repr(model.loss_), repr(float(model.predict_proba(X[:5]).sum())))
+print(sum(train_epoch_serial.stats.cache_hits.values()),
+      sum(gradient_of_block.stats.cache_hits.values()))
+"""
+
+
+def test_cached_epoch_kernel_reloads_its_workers(tmp_path):
+    # The real kernels: a cached epoch kernel whose worker's cache is gone
+    # compiles the worker again and trains bit for bit as before.
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONWARNINGS="ignore")
+
+    def fit():
+        result = subprocess.run([sys.executable, "-c", FIT_SCRIPT], env=env, capture_output=True,
+                                text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout.splitlines()
+
+    first = fit()
+    assert first[1] == "0 0"
+    stale = glob.glob(str(tmp_path / "**" / "epoch.gradient_of_block*"), recursive=True)
+    assert stale
+    for path in stale:
+        os.remove(path)
+    again = fit()
+    assert again[0] == first[0]
+    assert again[1] == "1 0"
