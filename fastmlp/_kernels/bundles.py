@@ -101,6 +101,7 @@ def read_only(typingctx, array):
 
     return array.copy(readonly=True)(array), codegen
 
+
 Workspace = namedtuple("Workspace", [
     "capacity", "x_rows", "y_rows", "w_rows", "outputs", "stored", "masks", "deltas",
     "scratch", "grads", "scratch_grads", "block_losses", "block_weights", "chunk_norms",

@@ -39,8 +39,8 @@ from .products import gather_rows, gather_values, reads_input_in_place
 from .update import begin_batch, squared_norm_range, update_chunk, update_parameters_serial
 
 
-# Not inline="always": inlined into train_epoch's prange body, it trained to
-# non-finite weights. The prange bodies call functions.
+# Called through the compile firewall, never inlined: inlined into
+# train_epoch's prange body, it once trained to non-finite weights.
 @internal()
 def gradient_of_block(net, params, data, batch, first, ws, n_blocks, block, dropout_seed):
     """Gather row block ``block`` of ``n_blocks`` of a batch and back-propagate it.
@@ -125,7 +125,7 @@ def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed):
             restore_floating_point(fp_state)
         batch_loss, weight_sum = penalised_batch_loss(ws, n_blocks, alpha, coef_norm)
         summed_loss += batch_loss * n_rows
-        if n_chunks == 1:
+        if n_chunks == 1:  # no parallel region for one range
             coef_norm = call_compiled(update_parameters_serial, (net, params, ws, n_blocks, solver,
                                                                  weight_sum))
             continue
