@@ -1,6 +1,7 @@
 """Bad input: scikit-learn's exception types and messages, and the estimator
 left exactly as it was before the failing call (fitted or unfitted)."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -12,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 
 from fastmlp import MLPClassifier, MLPRegressor
+from fastmlp._config import SIMD_MAX_WEIGHT_BYTES
 from shims import from_python
 
 
@@ -250,6 +252,46 @@ def test_non_finite_prediction_input_in_any_chunk(wide_classifier, method, row, 
     X[row, 7] = value
     with pytest.raises(ValueError, match=match):
         getattr(wide_classifier, method)(X)
+
+
+@pytest.mark.parametrize("value, match", [(np.nan, "Input X contains NaN"),
+                                          (np.inf, "Input X contains infinity")])
+def test_non_finite_input_behind_zero_weights_is_still_found(wide_classifier, value, match):
+    # On the register tiles the forward pass tests the first layer's products,
+    # not the inputs: a feature whose weights are all zero must still spoil
+    # them (inf * 0 is NaN), so the error is raised.
+    clf = copy.deepcopy(wide_classifier)
+    clf.coefs_[0][7, :] = 0.0
+    X = np.random.RandomState(2).uniform(-1, 1, (4000, 40))
+    X[2500, 7] = value
+    with pytest.raises(ValueError, match=match):
+        clf.predict_proba(X)
+
+
+def test_overflowing_products_of_finite_input_are_not_bad_input(wide_classifier):
+    # Finite inputs whose products overflow fail the products' test; the model
+    # then validates the input itself, finds it finite, and predicts anyway.
+    X = np.random.RandomState(3).uniform(-1, 1, (4000, 40))
+    X[100, :] = 1e307
+    proba = wide_classifier.predict_proba(X)
+    expected = wide_classifier._trainer.predict(np.ascontiguousarray(X), n_jobs=2)
+    np.testing.assert_array_equal(proba, expected)
+    np.testing.assert_array_equal(proba[101:], wide_classifier.predict_proba(X[101:]))
+
+
+def test_non_finite_input_to_a_blas_first_layer(multiclass_data):
+    # A first layer too wide for the tiles multiplies on BLAS; the inputs
+    # themselves are tested then.
+    rng = np.random.RandomState(4)
+    X = rng.uniform(-1, 1, (300, 700))
+    y = rng.randint(0, 3, 300)
+    with pytest.warns(Warning):
+        clf = MLPClassifier((300,), max_iter=1, random_state=0).fit(X, y)
+    assert clf.coefs_[0].nbytes > SIMD_MAX_WEIGHT_BYTES
+    X_bad = rng.uniform(-1, 1, (3000, 700))
+    X_bad[2999, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        clf.predict(X_bad)
 
 
 def test_large_float64_values_are_accepted_by_a_float32_model(multiclass_data):

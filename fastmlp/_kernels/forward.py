@@ -10,6 +10,7 @@ only the block's own workspace rows. Nothing here allocates array memory.
 from .activations import IDENTITY, activate
 from .bundles import read_only
 from .dropout import fill_mask
+from .finite import all_finite
 from .firewall import call_compiled
 from .jit import internal
 from .layout import (
@@ -103,8 +104,13 @@ def add_into(source, n_rows, out):
 # compiled on its own and then optimised again inside every caller, and these
 # four levels cost seconds of a cold first fit (bench/README.md, "Start-up").
 @internal(inline="always")
-def forward_layer(net, params, data, rows, ws, l, dropout_seed):
-    """Run weight layer ``l`` on a block of rows (its input already computed)."""
+def forward_layer(net, params, data, rows, ws, l, dropout_seed, check_products):
+    """Run weight layer ``l`` on a block of rows (its input already computed).
+
+    With ``check_products``, returns False without finishing the layer when
+    one of its products ``z`` is NaN or infinite (see ``predict``); True
+    otherwise.
+    """
     layer = net.layers[l]
     n = rows.n
     out = layer_output(ws, layer, rows)
@@ -115,6 +121,8 @@ def forward_layer(net, params, data, rows, ws, l, dropout_seed):
     else:
         # Read-only, as the input layer's rows: one compiled ``times`` for both.
         call_compiled(times, (read_only(layer_output(ws, net.layers[l - 1], rows)), coefs, z))
+    if check_products and not all_finite(z.reshape(z.shape[0] * z.shape[1])):
+        return False
 
     # One call site, run-time flags: each literal argument would compile
     # another copy of ``activate``.
@@ -140,6 +148,7 @@ def forward_layer(net, params, data, rows, ws, l, dropout_seed):
             add_input(data, rows, out)
         else:
             add_into(layer_output(ws, net.layers[l - 1], rows), n, out)
+    return True
 
 
 @internal(inline="always")
@@ -167,5 +176,5 @@ def forward_rows(net, params, data, rows, ws, dropout_seed):
     """
     n_layers = net.layers.shape[0]
     for l in range(n_layers):
-        forward_layer(net, params, data, rows, ws, l, dropout_seed)
+        forward_layer(net, params, data, rows, ws, l, dropout_seed, False)
     return layer_output(ws, net.layers[n_layers - 1], rows)

@@ -7,8 +7,10 @@ from .bundles import Rows
 from .denormals import flush_denormals, restore_floating_point
 from .finite import all_finite
 from .firewall import call_compiled
-from .forward import copy_rows, forward_rows
+from .forward import copy_rows, forward_layer, layer_output
 from .jit import internal, kernel
+from .layout import coefs_of
+from .products import times_on_tiles
 
 NO_DROPOUT = -1
 
@@ -18,22 +20,37 @@ def predict_worker_chunks(net, params, data, ws, worker, n_workers, chunk_rows,
                           check_finite, out):
     """Forward pass of chunks ``worker, worker + n_workers, ...`` into ``out``.
 
-    With ``check_finite`` (dense input), each chunk's inputs are tested first;
-    returns False, leaving the rest of ``out`` unwritten, at the first chunk
-    holding a NaN or an infinity.
+    With ``check_finite`` (dense input), returns False, leaving the rest of
+    ``out`` unwritten, at the first chunk holding a NaN or an infinity. When
+    the first layer multiplies on the register tiles, the test reads that
+    layer's products instead of the inputs (a fraction of the memory): the
+    tiles add every term in IEEE arithmetic, so a row holding a NaN or an
+    infinity gives a product row that is not finite (``inf * 0`` is NaN).
+    The converse can fail only by overflow of finite values; the caller then
+    validates the input itself. BLAS products are not trusted that way
+    (reference BLAS skips zero terms), so the inputs are tested for them.
     """
     n_samples = out.shape[0]
     n_chunks = (n_samples + chunk_rows - 1) // chunk_rows
+    n_layers = net.layers.shape[0]
+    first = net.layers[0]
+    check_products = (check_finite and not data.is_sparse and times_on_tiles(
+        data.X, coefs_of(params, first), first.units * first.pieces))
     for chunk in range(worker, n_chunks, n_workers):
         lo = chunk * chunk_rows
         hi = min(lo + chunk_rows, n_samples)
         x = data.X[0:0] if data.is_sparse else data.X[lo:hi]
-        if check_finite and not data.is_sparse and not all_finite(x.ravel()):
+        if check_finite and not data.is_sparse and not check_products and not all_finite(
+                x.ravel()):
             return False
         rows = Rows(ids=data.ids[lo:hi] if data.is_sparse else data.ids, x=x,
                     y=data.Y, w=data.weights, n=hi - lo, ws_row=worker * chunk_rows,
                     position=lo)
-        copy_rows(forward_rows(net, params, data, rows, ws, NO_DROPOUT), hi - lo, out[lo:hi])
+        for l in range(n_layers):
+            if not forward_layer(net, params, data, rows, ws, l, NO_DROPOUT,
+                                 check_products and l == 0):
+                return False
+        copy_rows(layer_output(ws, net.layers[n_layers - 1], rows), hi - lo, out[lo:hi])
     return True
 
 

@@ -30,10 +30,17 @@ def unit_stride(values):
 
 
 @internal()
+def times_on_tiles(a, b, n_columns):
+    """Whether :func:`times` computes ``a @ b`` into ``n_columns`` adjacent columns
+    on the register tiles (a narrow output or a small ``b``), not BLAS."""
+    return ((n_columns <= SIMD_MAX_COLUMNS or b.size * b.itemsize <= SIMD_MAX_WEIGHT_BYTES)
+            and unit_stride(a) and unit_stride(b))
+
+
+@internal()
 def times(a, b, out):
     """``out = a @ b``: register tiles for a narrow ``out`` or a small ``b``, else BLAS."""
-    if ((out.shape[1] <= SIMD_MAX_COLUMNS or b.size * b.itemsize <= SIMD_MAX_WEIGHT_BYTES)
-            and unit_stride(a) and unit_stride(b) and unit_stride(out)):
+    if times_on_tiles(a, b, out.shape[1]) and unit_stride(out):
         simd_times(a, b, out)
     else:
         np.dot(a, b, out)
