@@ -21,6 +21,10 @@ from .denormals import flush_denormals, restore_floating_point
 from .jit import internal
 from .partition import block_bounds
 
+# Parameters per strip of an update: five arrays of this many float64 values
+# (40 KiB) fit in a level-1 data cache.
+STRIP = 1024
+
 
 @internal()
 def combine_partial_gradients(grads, n_blocks, start, stop):
@@ -74,17 +78,22 @@ def update_chunk(params, grads, n_blocks, n_coefs, solver, chunk_norms, chunk):
 
     Sums the partial gradients of the range, steps the coefficients (with the
     L2 term) and the intercepts (without), and stores the squared norm of the
-    updated coefficients in ``chunk_norms[chunk]``.
+    updated coefficients in ``chunk_norms[chunk]``. The range is walked in
+    strips of ``STRIP`` parameters, each summed, stepped and measured while
+    its values are still in the level-1 cache.
     """
     start, stop = block_bounds(params.shape[0], chunk_norms.shape[0], chunk)
-    combine_partial_gradients(grads, n_blocks, start, stop)
-    coef_stop = min(stop, n_coefs)
-    intercept_start = max(start, n_coefs)
     alpha = solver.hyper[H_ALPHA]
     no_alpha = alpha - alpha  # a zero in the parameters' dtype
-    step_range(params, grads[0], solver, alpha, start, coef_stop)
-    step_range(params, grads[0], solver, no_alpha, intercept_start, stop)
-    chunk_norms[chunk] = squared_norm_range(params, start, coef_stop)
+    norm = 0.0
+    for strip in range(start, stop, STRIP):
+        strip_stop = min(strip + STRIP, stop)
+        combine_partial_gradients(grads, n_blocks, strip, strip_stop)
+        coef_stop = min(strip_stop, n_coefs)
+        step_range(params, grads[0], solver, alpha, strip, coef_stop)
+        step_range(params, grads[0], solver, no_alpha, max(strip, n_coefs), strip_stop)
+        norm += squared_norm_range(params, strip, coef_stop)
+    chunk_norms[chunk] = norm
 
 
 @internal()
