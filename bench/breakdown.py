@@ -149,6 +149,7 @@ def measure_breakdown(X, y, hidden, activation, batch_size, repeats, seed=0):
         params = trainer.params.copy()
         grad = np.zeros(trainer.n_params, dtype=dtype)
         net = trainer.network
+        trainer._prepare_kernels()  # the activations this network runs
 
         def gradient():
             return _gradient_epoch(net, params, data, order, batch_size, ws, grad)

@@ -18,6 +18,7 @@ from ._config import (
     MIN_PARAMS_PER_CHUNK,
     PREDICT_CHUNK_ROWS,
 )
+from ._kernels.activations import prepare as prepare_activations
 from ._kernels.bundles import Data, Network, Workspace
 from ._kernels.epoch import train_epoch, train_epoch_serial
 from ._kernels.full_batch import loss_and_gradient, loss_and_gradient_serial
@@ -230,6 +231,11 @@ class Trainer:
         chunk_rows = max(1, -(-n_samples // (n_workers * chunks_per_worker)))
         return n_workers, chunk_rows
 
+    def _prepare_kernels(self):
+        """Compile (or load) this network's activations for the kernels (see
+        ``_kernels.activations.prepare``); nearly free once done in the process."""
+        prepare_activations(self.layout.layers["activation"])
+
     def _workspace(self, purpose, capacity, n_blocks=1, n_chunks=1, n_features=0,
                    n_outputs=0, training=True, scratch=False):
         """A :class:`Workspace`; training ones are reused while their shape holds.
@@ -295,6 +301,7 @@ class Trainer:
             Sum over batches of batch loss times batch length.
         """
         data = kernel_data(X, self.dtype, Y, sample_weight)
+        self._prepare_kernels()
         with kernel_threads(n_jobs) as n_threads:
             n_blocks, n_chunks = self.parallel_split(batch_size, n_threads)
             if data.is_sparse:
@@ -339,6 +346,7 @@ class Trainer:
         grad = np.empty(self.n_params, dtype=self.dtype) if grad_out is None else grad_out
         n_samples = X.shape[0]
         data = kernel_data(X, self.dtype, Y, sample_weight, with_ids=True)
+        self._prepare_kernels()
         with kernel_threads(n_jobs) as n_threads:
             # Rows per block as in an epoch: small data runs as one block.
             n_blocks = self.parallel_split(n_samples, n_threads)[0]
@@ -404,6 +412,7 @@ class Trainer:
         if n_samples == 0:
             return out
         data = kernel_data(X, self.dtype, with_ids=True)
+        self._prepare_kernels()
         if self._is_small(n_samples):
             # One worker's worth of rows (a single-row call, say): no thread
             # set-up, and BLAS does not thread such small products.

@@ -22,11 +22,18 @@ from fastmlp._kernels.activations import (
     activate,
     backpropagate,
     backward_reads_input,
+    prepare,
 )
 from shims import from_python
 
 Z = np.concatenate([np.linspace(-8, 8, 161), [-30.0, -1e-3, 1e-3, 30.0]]).reshape(15, 11)
 BIAS = np.linspace(-0.5, 0.5, 11)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def every_activation_prepared():
+    """The kernels reach activations through a table the trainer fills; here, all rows."""
+    prepare(CODES.values())
 
 
 def scratch(z):
@@ -127,8 +134,9 @@ sys.path.insert(0, "tests")
 import naive
 from shims import from_python
 from fastmlp._kernels import vector_math
-from fastmlp._kernels.activations import CODES, activate, backpropagate
+from fastmlp._kernels.activations import CODES, activate, backpropagate, prepare
 assert vector_math.ISA is None
+prepare(CODES.values())
 z = np.linspace(-6, 6, 7 * 13).reshape(7, 13)
 bias = np.zeros(13)
 for name in ("tanh", "logistic", "elu", "softplus", "swish", "gelu"):

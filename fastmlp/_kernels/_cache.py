@@ -88,3 +88,34 @@ def install_locators():
            for c in impl._locator_classes):
         return
     impl._locator_classes[:0] = [_package_stamped(b) for b in bases]
+
+
+def keep_reload_hooks():
+    """Let a function loaded from the cache pass its reload hooks to its callers.
+
+    A compiled function's ``reload_init`` hooks run before its cached machine
+    code is loaded; ``firewall`` and ``tables`` use them to define the symbols
+    that code reads. A caller compiled afresh inherits the hooks of every
+    library it links, but Numba rebuilds a cached library without its hooks,
+    so a caller compiled in a process that loaded its callee from the cache
+    would be cached without them, and the next process would fail to load it
+    (LLVM: symbol not found). This restores them on the rebuilt library
+    (idempotent; left alone if Numba's internals change shape).
+    """
+    from numba.core.compiler import CompileResult
+
+    rebuild = CompileResult.__dict__.get("_rebuild")
+    if not isinstance(rebuild, classmethod) or getattr(rebuild.__func__, "_keeps_hooks", False):
+        return
+    original = rebuild.__func__
+
+    def _rebuild(cls, *args, **kwargs):
+        result = original(cls, *args, **kwargs)
+        hooks = getattr(result, "reload_init", None)
+        library_hooks = getattr(result.library, "_reload_init", None)
+        if hooks and isinstance(library_hooks, set):
+            library_hooks.update(hooks)
+        return result
+
+    _rebuild._keeps_hooks = True
+    CompileResult._rebuild = classmethod(_rebuild)

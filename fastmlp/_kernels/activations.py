@@ -10,16 +10,19 @@ Each row of :data:`ACTIVATIONS` names an activation and gives
   itself, for activations whose output does not determine their slope);
 - ``hidden``: whether hidden layers may use it (softmax and exp are output
   activations only);
-- ``forward_block``, ``backward_block`` (optional): the same formulas over a
-  block of rows, for activations whose scalar form is a slow libm call per
-  element (vector ``exp``/``expm1``/``log1p``/``tanh``/``erf`` from
-  ``vector_math``). The tests hold both forms to the NumPy reference.
+- ``forward_block``, ``backward_block``: the same formulas over a block of
+  rows, which the kernels call. Element-wise rows map their scalar formula in
+  one fused loop; rows whose scalar form is a slow libm call per element use
+  the vector ``exp``/``expm1``/``log1p``/``tanh``/``erf`` of ``vector_math``.
+  Output-only rows have no ``backward_block``. The tests hold every block form
+  to the NumPy reference.
 
 An activation's code is its row number. The estimators' parameter validation,
-the trainer's workspace sizing, the kernels' dispatch (``literal_unroll`` over
-the table, so each activation gets its own plain loop that LLVM vectorises) and
-the tests' reference all read this table: adding an activation is one row here
-and its two formulas.
+the trainer's workspace sizing, the kernels' dispatch and the tests' reference
+all read this table: adding an activation is one row here and its formulas.
+The kernels dispatch through a run-time table (``tables``): a network's
+activations are compiled when the trainer first prepares them (:func:`prepare`),
+and no kernel holds the code of the others.
 
 Formulas (``z`` the pre-activation, ``a`` the activation):
 
@@ -42,9 +45,10 @@ Maxout is not an element-wise activation but a layer kind (see ``layout``).
 import math
 from collections import namedtuple
 
-from numba import literal_unroll, njit
+from numba import njit
 
 from .jit import internal
+from .tables import FunctionTable
 from .vector_math import ERF, EXP, EXPM1, LOG1P, TANH, apply_inplace
 
 OUTPUT = 0  # backward reads a = f(z)
@@ -284,19 +288,121 @@ def softplus_backward_block(delta, a, n_rows, out, scratch):
         o[k] = d[k] * -scratch[k]
 
 
+# The element-wise rows: one fused loop over the block per formula, which LLVM
+# vectorises. The formula is a compile-time argument; the maps are inlined as
+# Numba IR, because passing a compiled function as a value would embed its
+# process-local address, and Numba cannot cache such code.
+
+
+@internal(inline="always")
+def map_forward(forward, z, bias, n_rows, keep_z, out):
+    """``out = forward(z + bias)`` element-wise (and ``z = z + bias`` with ``keep_z``)."""
+    n_units = z.shape[1]
+    if keep_z:
+        for i in range(n_rows):
+            for j in range(n_units):
+                v = z[i, j] + bias[j]
+                z[i, j] = v
+                out[i, j] = forward(v)
+    else:
+        for i in range(n_rows):
+            for j in range(n_units):
+                out[i, j] = forward(z[i, j] + bias[j])
+
+
+@internal(inline="always")
+def map_backward(backward, delta, stored, n_rows, out):
+    """``out = backward(delta, stored)`` element-wise."""
+    n_units = delta.shape[1]
+    for i in range(n_rows):
+        for j in range(n_units):
+            out[i, j] = backward(delta[i, j], stored[i, j])
+
+
+@internal()
+def identity_block(z, bias, n_rows, keep_z, out, scratch):
+    map_forward(identity, z, bias, n_rows, keep_z, out)
+
+
+@internal()
+def relu_block(z, bias, n_rows, keep_z, out, scratch):
+    map_forward(relu, z, bias, n_rows, keep_z, out)
+
+
+@internal()
+def leaky_relu_block(z, bias, n_rows, keep_z, out, scratch):
+    map_forward(leaky_relu, z, bias, n_rows, keep_z, out)
+
+
+@internal()
+def softmax_block(z, bias, n_rows, keep_z, out, scratch):
+    n_units = z.shape[1]
+    for i in range(n_rows):
+        row_max = z[i, 0] + bias[0]
+        for j in range(n_units):
+            v = z[i, j] + bias[j]
+            if keep_z:
+                z[i, j] = v
+            out[i, j] = v
+            if v > row_max:
+                row_max = v
+        for j in range(n_units):
+            out[i, j] = out[i, j] - row_max
+    # One vector exp over the whole block: rows are narrower than a vector.
+    apply_inplace(EXP, out.reshape(out.shape[0] * n_units), n_rows * n_units)
+    for i in range(n_rows):
+        total = 0.0
+        for j in range(n_units):
+            total += out[i, j]
+        for j in range(n_units):
+            out[i, j] = out[i, j] / total
+
+
+@internal()
+def identity_backward_block(delta, stored, n_rows, out, scratch):
+    map_backward(identity_backward, delta, stored, n_rows, out)
+
+
+@internal()
+def logistic_backward_block(delta, stored, n_rows, out, scratch):
+    map_backward(logistic_backward, delta, stored, n_rows, out)
+
+
+@internal()
+def tanh_backward_block(delta, stored, n_rows, out, scratch):
+    map_backward(tanh_backward, delta, stored, n_rows, out)
+
+
+@internal()
+def relu_backward_block(delta, stored, n_rows, out, scratch):
+    map_backward(relu_backward, delta, stored, n_rows, out)
+
+
+@internal()
+def leaky_relu_backward_block(delta, stored, n_rows, out, scratch):
+    map_backward(leaky_relu_backward, delta, stored, n_rows, out)
+
+
+@internal()
+def elu_backward_block(delta, stored, n_rows, out, scratch):
+    map_backward(elu_backward, delta, stored, n_rows, out)
+
+
 Activation = namedtuple("Activation", ["name", "forward", "backward", "derivative_of", "hidden",
                                        "forward_block", "backward_block"])
-Activation.__new__.__defaults__ = (None, None)
 
 ACTIVATIONS = (
-    Activation("identity", identity, identity_backward, OUTPUT, True),
-    Activation("logistic", logistic, logistic_backward, OUTPUT, True, logistic_block),
-    Activation("tanh", tanh, tanh_backward, OUTPUT, True, tanh_block),
-    Activation("relu", relu, relu_backward, OUTPUT, True),
-    Activation("softmax", None, None, OUTPUT, False),
-    Activation("exp", exp, None, OUTPUT, False, exp_block),
-    Activation("leaky_relu", leaky_relu, leaky_relu_backward, OUTPUT, True),
-    Activation("elu", elu, elu_backward, OUTPUT, True, elu_block),
+    Activation("identity", identity, identity_backward, OUTPUT, True, identity_block,
+               identity_backward_block),
+    Activation("logistic", logistic, logistic_backward, OUTPUT, True, logistic_block,
+               logistic_backward_block),
+    Activation("tanh", tanh, tanh_backward, OUTPUT, True, tanh_block, tanh_backward_block),
+    Activation("relu", relu, relu_backward, OUTPUT, True, relu_block, relu_backward_block),
+    Activation("softmax", None, None, OUTPUT, False, softmax_block, None),
+    Activation("exp", exp, None, OUTPUT, False, exp_block, None),
+    Activation("leaky_relu", leaky_relu, leaky_relu_backward, OUTPUT, True, leaky_relu_block,
+               leaky_relu_backward_block),
+    Activation("elu", elu, elu_backward, OUTPUT, True, elu_block, elu_backward_block),
     Activation("swish", swish, swish_backward, INPUT, True, swish_block, swish_backward_block),
     Activation("gelu", gelu, gelu_backward, INPUT, True, gelu_block, gelu_backward_block),
     Activation("softplus", softplus, softplus_backward, OUTPUT, True, softplus_block,
@@ -308,15 +414,12 @@ HIDDEN_ACTIVATIONS = tuple(a.name for a in ACTIVATIONS if a.hidden)
 IDENTITY = CODES["identity"]
 SOFTMAX = CODES["softmax"]
 
-# What the kernels unroll over: (code, formula) pairs of the element-wise rows.
-_FORWARDS = tuple((code, a.forward) for code, a in enumerate(ACTIVATIONS)
-                  if a.forward is not None and a.forward_block is None)
-_FORWARD_BLOCKS = tuple((code, a.forward_block) for code, a in enumerate(ACTIVATIONS)
-                        if a.forward_block is not None)
-_BACKWARDS = tuple((code, a.backward) for code, a in enumerate(ACTIVATIONS)
-                   if a.backward is not None and a.backward_block is None)
-_BACKWARD_BLOCKS = tuple((code, a.backward_block) for code, a in enumerate(ACTIVATIONS)
-                         if a.backward_block is not None)
+# What the kernels dispatch through: each row is compiled when first prepared.
+FORWARD_BLOCKS = FunctionTable(__name__, "FORWARD_BLOCKS", [a.forward_block for a in ACTIVATIONS])
+BACKWARD_BLOCKS = FunctionTable(__name__, "BACKWARD_BLOCKS",
+                                [a.backward_block for a in ACTIVATIONS])
+call_forward_block = FORWARD_BLOCKS.call
+call_backward_block = BACKWARD_BLOCKS.call
 
 
 def code_of(name):
@@ -329,6 +432,24 @@ def backward_reads_input(name):
     return ACTIVATIONS[CODES[name]].derivative_of == INPUT
 
 
+def prepare(codes):
+    """Compile (or load) the block forms of the activations ``codes``.
+
+    The kernels reach an activation's block forms through a table filled at
+    run time (``tables``), so a network compiles only its own activations.
+    Call this before any kernel runs a network with these codes; the
+    identity's forward (which Maxout layers run) is always prepared.
+
+    Parameters
+    ----------
+    codes : iterable of int
+        Activation codes; negative values (layers without one) are skipped.
+    """
+    codes = {int(c) for c in codes if c >= 0} | {IDENTITY}
+    FORWARD_BLOCKS.prepare(codes)
+    BACKWARD_BLOCKS.prepare(c for c in codes if ACTIVATIONS[c].backward_block is not None)
+
+
 @internal()
 def activate(code, z, bias, n_rows, keep_z, out, scratch):
     """``out = f(z + bias)`` on the first ``n_rows`` rows; ``out`` may be ``z``.
@@ -336,7 +457,7 @@ def activate(code, z, bias, n_rows, keep_z, out, scratch):
     Parameters
     ----------
     code : int
-        Row of :data:`ACTIVATIONS`.
+        Row of :data:`ACTIVATIONS` (prepared: see :func:`prepare`).
     z : ndarray of shape (>= n_rows, n_units)
         Products ``A_prev @ W``. With ``keep_z`` it is overwritten with
         ``z + bias`` (for the backward pass of activations that read ``z``).
@@ -348,44 +469,7 @@ def activate(code, z, bias, n_rows, keep_z, out, scratch):
     scratch : ndarray of shape (>= 2 * n_rows * n_units,)
         Overwritten by the block forms.
     """
-    n_units = z.shape[1]
-    if code == SOFTMAX:
-        for i in range(n_rows):
-            row_max = z[i, 0] + bias[0]
-            for j in range(n_units):
-                v = z[i, j] + bias[j]
-                if keep_z:
-                    z[i, j] = v
-                out[i, j] = v
-                if v > row_max:
-                    row_max = v
-            for j in range(n_units):
-                out[i, j] = out[i, j] - row_max
-        # One vector exp over the whole block: rows are narrower than a vector.
-        apply_inplace(EXP, out.reshape(out.shape[0] * n_units), n_rows * n_units)
-        for i in range(n_rows):
-            total = 0.0
-            for j in range(n_units):
-                total += out[i, j]
-            for j in range(n_units):
-                out[i, j] = out[i, j] / total
-        return
-    for entry in literal_unroll(_FORWARD_BLOCKS):
-        if entry[0] == code:
-            entry[1](z, bias, n_rows, keep_z, out, scratch)
-    for entry in literal_unroll(_FORWARDS):
-        if entry[0] == code:
-            forward = entry[1]
-            if keep_z:
-                for i in range(n_rows):
-                    for j in range(n_units):
-                        v = z[i, j] + bias[j]
-                        z[i, j] = v
-                        out[i, j] = forward(v)
-            else:
-                for i in range(n_rows):
-                    for j in range(n_units):
-                        out[i, j] = forward(z[i, j] + bias[j])
+    call_forward_block(code, (z, bias, n_rows, keep_z, out, scratch))
 
 
 @internal()
@@ -395,7 +479,8 @@ def backpropagate(code, delta, stored, n_rows, out, scratch):
     Parameters
     ----------
     code : int
-        Row of :data:`ACTIVATIONS` (a hidden activation).
+        Row of :data:`ACTIVATIONS` (a hidden activation, prepared: see
+        :func:`prepare`).
     delta : ndarray of shape (>= n_rows, n_units)
         Error at the activation's output.
     stored : ndarray of shape (>= n_rows, n_units)
@@ -406,13 +491,4 @@ def backpropagate(code, delta, stored, n_rows, out, scratch):
     scratch : ndarray of shape (>= 2 * n_rows * n_units,)
         Overwritten by the block forms.
     """
-    for entry in literal_unroll(_BACKWARD_BLOCKS):
-        if entry[0] == code:
-            entry[1](delta, stored, n_rows, out, scratch)
-    n_units = delta.shape[1]
-    for entry in literal_unroll(_BACKWARDS):
-        if entry[0] == code:
-            backward = entry[1]
-            for i in range(n_rows):
-                for j in range(n_units):
-                    out[i, j] = backward(delta[i, j], stored[i, j])
+    call_backward_block(code, (delta, stored, n_rows, out, scratch))

@@ -129,8 +129,8 @@ def forward_layer(net, params, data, rows, ws, l, dropout_seed, check_products):
     is_maxout = layer.kind == MAXOUT
     reads_z = is_maxout or layer.stored == STORED_INPUT
     code = IDENTITY if is_maxout else layer.activation
-    call_compiled(activate, (code, z, intercepts_of(params, layer), n, reads_z,
-                             out if reads_z and not is_maxout else z, layer_scratch(ws, rows)))
+    activate(code, z, intercepts_of(params, layer), n, reads_z,
+             out if reads_z and not is_maxout else z, layer_scratch(ws, rows))
     if is_maxout:
         max_of_pieces(z, layer.pieces, n, out)
 

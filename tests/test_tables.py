@@ -1,0 +1,117 @@
+"""``tables.FunctionTable``: run-time dispatch that compiles only the rows
+prepared, in either order with the caller's compilation, across the cache."""
+
+import glob
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from table_example import SUMS, caller, checked_sum, double_sum
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+def run(script, cache_dir):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    result = subprocess.run([sys.executable, "-c", script], env=env, cwd=TESTS,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.splitlines()
+
+
+def test_rows_run_once_prepared_and_pass_errors_through():
+    values = np.arange(4.0)
+    SUMS.prepare([0, 2])
+    assert caller(0, values, 1.0) == 14.0
+    assert caller(2, values, 1.0) == 8.0
+    with pytest.raises(ValueError, match="negative offset"):
+        caller(2, values, -1.0)
+
+
+def test_codes_without_a_function_are_refused():
+    with pytest.raises(ValueError, match="no function for code 1"):
+        SUMS.prepare([1])
+    with pytest.raises(ValueError, match="no function for code 3"):
+        SUMS.prepare([3])
+    SUMS.prepare([0])
+    with pytest.raises(RuntimeError, match="not prepared"):
+        caller(1, np.arange(4.0), 0.0)
+    with pytest.raises(RuntimeError, match="not prepared"):
+        caller(7, np.arange(4.0), 0.0)
+
+
+ORDER_SCRIPT = """
+import numpy as np
+from table_example import SUMS, caller, checked_sum, double_sum
+values = np.arange(4.0)
+if {prepare_first}:
+    SUMS.prepare([0])
+else:
+    try:
+        caller(0, values, 1.0)
+    except RuntimeError:
+        print("refused")
+    SUMS.prepare([0])
+print(caller(0, values, 1.0), caller(0, values.astype(np.float32), 1.0))
+print(sum(caller.stats.cache_hits.values()), len(double_sum.overloads), len(checked_sum.overloads))
+"""
+
+
+@pytest.mark.parametrize("prepare_first", [True, False])
+def test_either_order_fresh_and_from_the_cache(tmp_path, prepare_first):
+    script = ORDER_SCRIPT.format(prepare_first=prepare_first)
+    for hits in ("0", "2"):  # compiled, then both signatures loaded from the cache
+        lines = run(script, tmp_path)
+        if not prepare_first:
+            assert lines.pop(0) == "refused"
+        assert lines[0] == "14.0 14.0"
+        # Only the prepared row is compiled (or loaded), for both signatures.
+        assert lines[1] == f"{hits} 2 0"
+
+
+FIT_SCRIPT = """
+import numpy as np
+from fastmlp import MLPClassifier
+from fastmlp._kernels.activations import ACTIVATIONS
+rng = np.random.default_rng(0)
+X = rng.random((300, 12))
+y = rng.integers(0, 3, 300)
+model = MLPClassifier((8,), activation="{activation}", max_iter=3, random_state=0).fit(X, y)
+model.predict_proba(X)
+for a in ACTIVATIONS:
+    print(a.name, len(a.forward_block.overloads),
+          0 if a.backward_block is None else len(a.backward_block.overloads))
+"""
+
+
+def test_a_fit_compiles_only_its_own_activations(tmp_path):
+    lines = run(FIT_SCRIPT.format(activation="tanh"), tmp_path)
+    compiled = {name: (int(f), int(b)) for name, f, b in (line.split() for line in lines)}
+    # tanh hidden layers, a softmax output, and the identity Maxout layers use.
+    assert compiled.pop("tanh") == (1, 1)
+    assert compiled.pop("softmax") == (1, 0)
+    assert compiled.pop("identity") == (1, 1)
+    assert set(compiled.values()) == {(0, 0)}
+
+
+LINKED_SCRIPT = """
+import numpy as np
+from table_example import SUMS, caller, linked_caller
+SUMS.prepare([0])
+print(linked_caller(0, np.arange(4.0), 1.0))
+print(sum(linked_caller.stats.cache_hits.values()), sum(caller.stats.cache_hits.values()))
+"""
+
+
+def test_a_caller_linking_a_cached_callee_keeps_its_hooks(tmp_path):
+    # ``caller`` holds the table call; ``linked_caller`` links its code.
+    assert run(LINKED_SCRIPT, tmp_path) == ["28.0", "0 0"]
+    for path in glob.glob(str(tmp_path / "**" / "table_example.linked_caller*"), recursive=True):
+        os.remove(path)
+    # ``caller`` from the cache, ``linked_caller`` compiled against it and cached...
+    assert run(LINKED_SCRIPT, tmp_path) == ["28.0", "0 1"]
+    # ...with the hook that defines the table's symbol before its code loads.
+    assert run(LINKED_SCRIPT, tmp_path) == ["28.0", "1 0"]
