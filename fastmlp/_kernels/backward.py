@@ -117,7 +117,7 @@ def backward_rows(net, params, data, rows, ws, grad, dropout_seed):
                 add_into(error_at_output(ws, layer, rows), n, below)
 
 
-@internal(inline="always")
+@internal()
 def gradient_rows(net, params, data, rows, ws, grad, dropout_seed):
     """Forward pass, loss and backward pass of a block of rows.
 

@@ -66,8 +66,8 @@ def gradient_of_block(net, params, data, batch, first, ws, n_blocks, block, drop
         gather_values(data.weights, ids, w)
     rows = Rows(ids=read_only(ids), x=read_only(x), y=read_only(y), w=read_only(w), n=hi - lo,
                 ws_row=lo, position=first + lo)
-    ws.block_losses[block], ws.block_weights[block] = gradient_rows(
-        net, params, data, rows, ws, ws.grads[block], dropout_seed)
+    ws.block_losses[block], ws.block_weights[block] = call_compiled(gradient_rows, (
+        net, params, data, rows, ws, ws.grads[block], dropout_seed))
 
 
 @internal()

@@ -99,11 +99,11 @@ def add_into(source, n_rows, out):
             out[i, j] += source[i, j]
 
 
-# forward_layer, forward_rows, backward_rows and gradient_rows are inlined
-# into their callers as Numba IR: each level of the call tree is otherwise
-# compiled on its own and then optimised again inside every caller, and these
-# four levels cost seconds of a cold first fit (bench/README.md, "Start-up").
-@internal(inline="always")
+# One layer's forward pass is called through the compile firewall, by
+# training (``forward_rows``) and prediction alike: one compiled copy per dtype
+# serves both. ``forward_rows`` and ``backward_rows`` are inlined into
+# ``gradient_rows`` as Numba IR (a level of their own measured slower to compile).
+@internal()
 def forward_layer(net, params, data, rows, ws, l, dropout_seed, check_products):
     """Run weight layer ``l`` on a block of rows (its input already computed).
 
@@ -176,5 +176,5 @@ def forward_rows(net, params, data, rows, ws, dropout_seed):
     """
     n_layers = net.layers.shape[0]
     for l in range(n_layers):
-        forward_layer(net, params, data, rows, ws, l, dropout_seed, False)
+        call_compiled(forward_layer, (net, params, data, rows, ws, l, dropout_seed, False))
     return layer_output(ws, net.layers[n_layers - 1], rows)

@@ -38,8 +38,8 @@ def gradient_of_rows_block(net, params, data, ws, block_rows, n_blocks, block,
             n=end - piece, ws_row=block * block_rows, position=piece,
         )
         target = grad if piece == lo else scratch
-        piece_loss, piece_weight = gradient_rows(net, params, data, rows, ws, target,
-                                                 dropout_seed)
+        piece_loss, piece_weight = call_compiled(gradient_rows, (net, params, data, rows, ws,
+                                                                 target, dropout_seed))
         loss_sum += piece_loss
         weight_sum += piece_weight
         if piece != lo:

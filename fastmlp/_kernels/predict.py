@@ -47,8 +47,8 @@ def predict_worker_chunks(net, params, data, ws, worker, n_workers, chunk_rows,
                     y=data.Y, w=data.weights, n=hi - lo, ws_row=worker * chunk_rows,
                     position=lo)
         for l in range(n_layers):
-            if not forward_layer(net, params, data, rows, ws, l, NO_DROPOUT,
-                                 check_products and l == 0):
+            if not call_compiled(forward_layer, (net, params, data, rows, ws, l, NO_DROPOUT,
+                                                 check_products and l == 0)):
                 return False
         copy_rows(layer_output(ws, net.layers[n_layers - 1], rows), hi - lo, out[lo:hi])
     return True
