@@ -23,6 +23,7 @@ from ._kernels.bundles import Data, Network, Workspace
 from ._kernels.epoch import train_epoch, train_epoch_serial
 from ._kernels.full_batch import loss_and_gradient, loss_and_gradient_serial
 from ._kernels.layout import build_layout
+from ._kernels.losses import prepare as prepare_loss
 from ._kernels.losses import weighted_data_loss
 from ._kernels.predict import predict_rows, predict_rows_serial
 from ._threads import kernel_threads
@@ -232,9 +233,10 @@ class Trainer:
         return n_workers, chunk_rows
 
     def _prepare_kernels(self):
-        """Compile (or load) this network's activations for the kernels (see
-        ``_kernels.activations.prepare``); nearly free once done in the process."""
+        """Compile (or load) this network's activations and loss for the kernels
+        (see ``_kernels.tables``); nearly free once done in the process."""
         prepare_activations(self.layout.layers["activation"])
+        prepare_loss(self.network.loss)
 
     def _workspace(self, purpose, capacity, n_blocks=1, n_chunks=1, n_features=0,
                    n_outputs=0, training=True, scratch=False):
@@ -386,6 +388,7 @@ class Trainer:
         else:
             weights = np.ones(1, dtype=self.dtype)
         net = self.network
+        self._prepare_kernels()
         loss_sum, weight_sum = weighted_data_loss(net.loss, net.loss_param, y_pred, Y,
                                                   _read_only(weights), has_weight, net.eps)
         return loss_sum / weight_sum if weight_sum != 0 else float("nan")

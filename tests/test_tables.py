@@ -76,6 +76,7 @@ FIT_SCRIPT = """
 import numpy as np
 from fastmlp import MLPClassifier
 from fastmlp._kernels.activations import ACTIVATIONS
+from fastmlp._kernels.losses import DATA_LOSSES, OUTPUT_ERRORS
 rng = np.random.default_rng(0)
 X = rng.random((300, 12))
 y = rng.integers(0, 3, 300)
@@ -84,12 +85,21 @@ model.predict_proba(X)
 for a in ACTIVATIONS:
     print(a.name, len(a.forward_block.overloads),
           0 if a.backward_block is None else len(a.backward_block.overloads))
+for data_loss, error in zip(DATA_LOSSES.rows, OUTPUT_ERRORS.rows):
+    print(data_loss.py_func.__name__, len(data_loss.overloads), len(error.overloads))
 """
 
 
-def test_a_fit_compiles_only_its_own_activations(tmp_path):
+def test_a_fit_compiles_only_its_own_activations_and_loss(tmp_path):
     lines = run(FIT_SCRIPT.format(activation="tanh"), tmp_path)
     compiled = {name: (int(f), int(b)) for name, f, b in (line.split() for line in lines)}
+    # Data losses: log_loss's alone. Output errors: the canonical losses share
+    # one function (compiled); the residual losses' are not compiled.
+    losses = {name: compiled.pop(name) for name in list(compiled) if name.endswith("_loss")}
+    assert losses.pop("log_loss_loss") == (1, 1)
+    assert all(n_loss == 0 for n_loss, _ in losses.values())
+    for residual in ("squared_error_loss", "huber_loss", "absolute_error_loss"):
+        assert losses[residual][1] == 0
     # tanh hidden layers, a softmax output, and the identity Maxout layers use.
     assert compiled.pop("tanh") == (1, 1)
     assert compiled.pop("softmax") == (1, 0)

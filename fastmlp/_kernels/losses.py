@@ -36,6 +36,8 @@ trains exactly as squared_error. With one output the two coincide.
 
 import math
 
+from numba import njit, types
+
 from .._config import (
     ABSOLUTE_ERROR,
     BINARY_LOG_LOSS,
@@ -46,83 +48,77 @@ from .._config import (
 )
 from .activations import CODES, IDENTITY, SOFTMAX, logistic_backward
 from .jit import internal, kernel
+from .tables import FunctionTable
 
 LOGISTIC = CODES["logistic"]
 
+_scalar = njit(cache=True, nogil=True, error_model="numpy")
 
-@internal()
-def is_residual_loss(code):
-    """Whether the loss is a mean over outputs of a function of ``y - p``."""
-    return code == SQUARED_ERROR or code == HUBER or code == ABSOLUTE_ERROR
+# Each loss is a row of two run-time tables (``tables``), its data loss and its
+# output error, compiled when the trainer first prepares it (:func:`prepare`).
+# A loss's data loss adds one element's term to its row's running sum; each
+# term keeps the order of its additions, so the sums are bit for bit what one
+# loop over all the losses gave.
 
 
-@kernel()
-def weighted_data_loss(code, loss_param, y_pred, y_true, weights, has_weight, eps):
-    """Weighted sum of per-row data losses, and the sum of weights.
+@_scalar
+def squared_error_term(row, p, y, loss_param, eps):
+    d = y - p
+    return row + d * d
 
-    The mean loss of a set of rows is ``loss_sum / weight_sum``; blocks of rows
-    can be summed separately and combined.
 
-    Parameters
-    ----------
-    code : int
-        Loss code from ``fastmlp._config``.
-    loss_param : float
-        Huber's ``delta``; unused by the other losses.
-    y_pred : ndarray of shape (n_rows, n_outputs)
-        Output activations.
-    y_true : ndarray of shape (n_rows, n_outputs)
-        Targets (binarised labels for classifiers).
-    weights : ndarray of shape (n_rows,)
-        Row weights; read only when ``has_weight``.
-    has_weight : bool
-        Whether ``weights`` apply.
-    eps : float
-        Probability clipping bound for the log losses.
+@_scalar
+def huber_term(row, p, y, loss_param, eps):
+    # Twice h(r), halved with the squared error's 0.5 (see ``weighted_rows``):
+    # in the quadratic zone the sum is bit for bit the squared error's.
+    d = y - p
+    if abs(d) <= loss_param:
+        return row + d * d
+    return row + loss_param * (2.0 * abs(d) - loss_param)
 
-    Returns
-    -------
-    loss_sum : float
-    weight_sum : float
-    """
+
+@_scalar
+def absolute_error_term(row, p, y, loss_param, eps):
+    return row + abs(y - p)
+
+
+@_scalar
+def poisson_term(row, p, y, loss_param, eps):
+    if y != 0.0:
+        row += y * math.log(y / p)
+    return row + (p - y)
+
+
+@_scalar
+def log_loss_term(row, p, y, loss_param, eps):
+    if y != 0.0:
+        row -= y * math.log(min(max(p, eps), 1.0 - eps))
+    return row
+
+
+@_scalar
+def binary_log_loss_term(row, p, y, loss_param, eps):
+    pc = min(max(p, eps), 1.0 - eps)
+    if y != 0.0:
+        row -= y * math.log(pc)
+    if y != 1.0:
+        row -= (1.0 - y) * math.log(1.0 - pc)
+    return row
+
+
+@internal(inline="always")
+def weighted_rows(term, mean_scale, loss_param, y_pred, y_true, weights, has_weight, eps):
+    """Weighted sum of the rows' losses (each row ``mean_scale * row / n_outputs``
+    when ``mean_scale`` is positive, its plain sum otherwise), and of the weights."""
     n_rows, n_outputs = y_pred.shape
     total = 0.0
     weight_sum = 0.0
     for i in range(n_rows):
         row = 0.0
         for k in range(n_outputs):
-            p = y_pred[i, k]
-            y = y_true[i, k]
-            if code == SQUARED_ERROR:
-                d = y - p
-                row += d * d
-            elif code == HUBER:
-                # Twice h(r), halved with the squared error's 0.5 below: in the
-                # quadratic zone the sum is bit for bit the squared error's.
-                d = y - p
-                if abs(d) <= loss_param:
-                    row += d * d
-                else:
-                    row += loss_param * (2.0 * abs(d) - loss_param)
-            elif code == ABSOLUTE_ERROR:
-                row += abs(y - p)
-            elif code == POISSON:
-                if y != 0.0:
-                    row += y * math.log(y / p)
-                row += p - y
-            elif code == LOG_LOSS:
-                if y != 0.0:
-                    row -= y * math.log(min(max(p, eps), 1.0 - eps))
-            else:
-                pc = min(max(p, eps), 1.0 - eps)
-                if y != 0.0:
-                    row -= y * math.log(pc)
-                if y != 1.0:
-                    row -= (1.0 - y) * math.log(1.0 - pc)
-        if code == SQUARED_ERROR or code == HUBER:
-            row = 0.5 * row / n_outputs
-        elif code == ABSOLUTE_ERROR:
-            row = row / n_outputs
+            row = term(row, y_pred[i, k], y_true[i, k], loss_param, eps)
+        if mean_scale > 0:
+            row = mean_scale * row / n_outputs
         w = weights[i] if has_weight else 1.0
         total += w * row
         weight_sum += w
@@ -130,19 +126,53 @@ def weighted_data_loss(code, loss_param, y_pred, y_true, weights, has_weight, ep
 
 
 @internal()
-def residual_slopes(code, loss_param, delta):
-    """Turn ``delta = p - y`` into the loss's slope: clipped (huber) or its sign
-    (absolute_error); squared_error's slope is ``p - y`` itself."""
-    n_rows, n_outputs = delta.shape
-    if code == HUBER:
-        for i in range(n_rows):
-            for k in range(n_outputs):
-                delta[i, k] = min(max(delta[i, k], -loss_param), loss_param)
-    elif code == ABSOLUTE_ERROR:
-        for i in range(n_rows):
-            for k in range(n_outputs):
-                e = delta[i, k]
-                delta[i, k] = 1.0 if e > 0 else (-1.0 if e < 0 else 0.0)
+def squared_error_loss(loss_param, y_pred, y_true, weights, has_weight, eps):
+    return weighted_rows(squared_error_term, 0.5, loss_param, y_pred, y_true, weights,
+                         has_weight, eps)
+
+
+@internal()
+def huber_loss(loss_param, y_pred, y_true, weights, has_weight, eps):
+    return weighted_rows(huber_term, 0.5, loss_param, y_pred, y_true, weights, has_weight, eps)
+
+
+@internal()
+def absolute_error_loss(loss_param, y_pred, y_true, weights, has_weight, eps):
+    return weighted_rows(absolute_error_term, 1.0, loss_param, y_pred, y_true, weights,
+                         has_weight, eps)
+
+
+@internal()
+def poisson_loss(loss_param, y_pred, y_true, weights, has_weight, eps):
+    return weighted_rows(poisson_term, 0.0, loss_param, y_pred, y_true, weights, has_weight,
+                         eps)
+
+
+@internal()
+def log_loss_loss(loss_param, y_pred, y_true, weights, has_weight, eps):
+    return weighted_rows(log_loss_term, 0.0, loss_param, y_pred, y_true, weights, has_weight,
+                         eps)
+
+
+@internal()
+def binary_log_loss_loss(loss_param, y_pred, y_true, weights, has_weight, eps):
+    return weighted_rows(binary_log_loss_term, 0.0, loss_param, y_pred, y_true, weights,
+                         has_weight, eps)
+
+
+@_scalar
+def difference(e, loss_param):
+    return e
+
+
+@_scalar
+def clipped(e, loss_param):
+    return min(max(e, -loss_param), loss_param)
+
+
+@_scalar
+def sign(e, loss_param):
+    return 1.0 if e > 0 else (-1.0 if e < 0 else 0.0)
 
 
 @internal()
@@ -162,6 +192,110 @@ def through_output_activation(activation, y_pred, delta):
                 delta[i, k] = logistic_backward(delta[i, k], y_pred[i, k])
 
 
+@internal(inline="always")
+def error_with(slope, residual, activation, loss_param, y_pred, y_true, weights, has_weight,
+               delta):
+    """``w_i slope(p - y)``, through the output activation for a ``residual`` loss."""
+    n_rows, n_outputs = y_pred.shape
+    for i in range(n_rows):
+        for k in range(n_outputs):
+            delta[i, k] = slope(y_pred[i, k] - y_true[i, k], loss_param)
+    if has_weight:
+        for i in range(n_rows):
+            w = weights[i]
+            for k in range(n_outputs):
+                delta[i, k] = delta[i, k] * w
+    if residual and activation != IDENTITY:
+        through_output_activation(activation, y_pred, delta)
+
+
+@internal()
+def canonical_error(activation, loss_param, y_pred, y_true, weights, has_weight, delta):
+    error_with(difference, False, activation, loss_param, y_pred, y_true, weights, has_weight,
+               delta)
+
+
+@internal()
+def squared_error_error(activation, loss_param, y_pred, y_true, weights, has_weight, delta):
+    error_with(difference, True, activation, loss_param, y_pred, y_true, weights, has_weight,
+               delta)
+
+
+@internal()
+def huber_error(activation, loss_param, y_pred, y_true, weights, has_weight, delta):
+    error_with(clipped, True, activation, loss_param, y_pred, y_true, weights, has_weight, delta)
+
+
+@internal()
+def absolute_error_error(activation, loss_param, y_pred, y_true, weights, has_weight, delta):
+    error_with(sign, True, activation, loss_param, y_pred, y_true, weights, has_weight, delta)
+
+
+def _by_code(entries):
+    rows = [None] * (max(entries) + 1)
+    for code, function in entries.items():
+        rows[code] = function
+    return rows
+
+
+DATA_LOSSES = FunctionTable(__name__, "DATA_LOSSES", _by_code({
+    SQUARED_ERROR: squared_error_loss, HUBER: huber_loss, ABSOLUTE_ERROR: absolute_error_loss,
+    POISSON: poisson_loss, LOG_LOSS: log_loss_loss, BINARY_LOG_LOSS: binary_log_loss_loss,
+}), return_type=types.UniTuple(types.float64, 2))
+OUTPUT_ERRORS = FunctionTable(__name__, "OUTPUT_ERRORS", _by_code({
+    SQUARED_ERROR: squared_error_error, HUBER: huber_error, ABSOLUTE_ERROR: absolute_error_error,
+    POISSON: canonical_error, LOG_LOSS: canonical_error, BINARY_LOG_LOSS: canonical_error,
+}))
+call_data_loss = DATA_LOSSES.call
+call_output_error = OUTPUT_ERRORS.call
+
+
+def prepare(code):
+    """Compile (or load) the data loss and output error of loss ``code``.
+
+    Call this before a kernel runs with this loss (``Trainer`` does).
+
+    Parameters
+    ----------
+    code : int
+        Loss code from ``fastmlp._config``.
+    """
+    DATA_LOSSES.prepare([code])
+    OUTPUT_ERRORS.prepare([code])
+
+
+@kernel()
+def weighted_data_loss(code, loss_param, y_pred, y_true, weights, has_weight, eps):
+    """Weighted sum of per-row data losses, and the sum of weights.
+
+    The mean loss of a set of rows is ``loss_sum / weight_sum``; blocks of rows
+    can be summed separately and combined.
+
+    Parameters
+    ----------
+    code : int
+        Loss code from ``fastmlp._config`` (prepared: see :func:`prepare`).
+    loss_param : float
+        Huber's ``delta``; unused by the other losses.
+    y_pred : ndarray of shape (n_rows, n_outputs)
+        Output activations.
+    y_true : ndarray of shape (n_rows, n_outputs)
+        Targets (binarised labels for classifiers).
+    weights : ndarray of shape (n_rows,)
+        Row weights; read only when ``has_weight``.
+    has_weight : bool
+        Whether ``weights`` apply.
+    eps : float
+        Probability clipping bound for the log losses.
+
+    Returns
+    -------
+    loss_sum : float
+    weight_sum : float
+    """
+    return call_data_loss(code, (loss_param, y_pred, y_true, weights, has_weight, eps))
+
+
 @internal()
 def output_error(code, activation, loss_param, y_pred, y_true, weights, has_weight, delta):
     """Error at the output pre-activation, as the module docstring defines it.
@@ -169,7 +303,7 @@ def output_error(code, activation, loss_param, y_pred, y_true, weights, has_weig
     Parameters
     ----------
     code : int
-        Loss code from ``fastmlp._config``.
+        Loss code from ``fastmlp._config`` (prepared: see :func:`prepare`).
     activation : int
         Output activation code (``activations``).
     loss_param : float
@@ -180,18 +314,7 @@ def output_error(code, activation, loss_param, y_pred, y_true, weights, has_weig
     delta : ndarray of shape (n_rows, n_outputs)
         Overwritten with the error.
     """
-    n_rows, n_outputs = y_pred.shape
-    for i in range(n_rows):
-        for k in range(n_outputs):
-            delta[i, k] = y_pred[i, k] - y_true[i, k]
-    residual_slopes(code, loss_param, delta)
-    if has_weight:
-        for i in range(n_rows):
-            w = weights[i]
-            for k in range(n_outputs):
-                delta[i, k] = delta[i, k] * w
-    if is_residual_loss(code) and activation != IDENTITY:
-        through_output_activation(activation, y_pred, delta)
+    call_output_error(code, (activation, loss_param, y_pred, y_true, weights, has_weight, delta))
 
 
 @internal()
