@@ -18,12 +18,11 @@ from ._config import (
     MIN_PARAMS_PER_CHUNK,
     PREDICT_CHUNK_ROWS,
 )
-from ._kernels.activations import prepare as prepare_activations
 from ._kernels.bundles import Data, Network, Workspace
 from ._kernels.epoch import train_epoch, train_epoch_serial
 from ._kernels.full_batch import loss_and_gradient, loss_and_gradient_serial
 from ._kernels.layout import build_layout
-from ._kernels.losses import prepare as prepare_loss
+from ._kernels.prepare import prepare_network, prepare_solver
 from ._kernels.losses import weighted_data_loss
 from ._kernels.predict import predict_rows, predict_rows_serial
 from ._threads import kernel_threads
@@ -233,10 +232,9 @@ class Trainer:
         return n_workers, chunk_rows
 
     def _prepare_kernels(self):
-        """Compile (or load) this network's activations and loss for the kernels
-        (see ``_kernels.tables``); nearly free once done in the process."""
-        prepare_activations(self.layout.layers["activation"])
-        prepare_loss(self.network.loss)
+        """Compile (or load) what the kernels run for this network (see
+        ``_kernels.prepare``); nearly free once done in the process."""
+        prepare_network(self.layout.layers, self.network.loss)
 
     def _workspace(self, purpose, capacity, n_blocks=1, n_chunks=1, n_features=0,
                    n_outputs=0, training=True, scratch=False):
@@ -304,6 +302,7 @@ class Trainer:
         """
         data = kernel_data(X, self.dtype, Y, sample_weight)
         self._prepare_kernels()
+        prepare_solver(optimizer.solver_code)
         with kernel_threads(n_jobs) as n_threads:
             n_blocks, n_chunks = self.parallel_split(batch_size, n_threads)
             if data.is_sparse:

@@ -13,7 +13,9 @@ from numpy.testing import assert_allclose
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer as SkAdam
 from sklearn.neural_network._stochastic_optimizers import SGDOptimizer as SkSGD
 
-from fastmlp._kernels.update import begin_batch, step_range
+from fastmlp._kernels.prepare import prepare_solver
+from fastmlp._kernels.update import begin_batch
+from fastmlp._optimizers import adam, sgd
 from fastmlp._optimizers import AdamOptimizer, SGDOptimizer
 from fastmlp._optimizers.base import H_ALPHA, H_WEIGHT_SUM
 from shims import from_python
@@ -30,7 +32,9 @@ def normalised(raw, params):
 
 def kernel_step(optimizer, params, raw):
     solver = optimizer.kernel_solver(ALPHA)
+    prepare_solver(optimizer.solver_code)  # the kernels reach solvers through a table
     from_python(begin_batch)(solver, WEIGHT_SUM)
+    step_range = (adam if isinstance(optimizer, AdamOptimizer) else sgd).step_range
     alpha = solver.hyper[H_ALPHA]
     from_python(step_range)(params, raw, solver, alpha, 0, N_COEFS)
     from_python(step_range)(params, raw, solver, alpha * 0, N_COEFS, N_PARAMS)

@@ -77,6 +77,7 @@ import numpy as np
 from fastmlp import MLPClassifier
 from fastmlp._kernels.activations import ACTIVATIONS
 from fastmlp._kernels.losses import DATA_LOSSES, OUTPUT_ERRORS
+from fastmlp._kernels import backward, forward, update
 rng = np.random.default_rng(0)
 X = rng.random((300, 12))
 y = rng.integers(0, 3, 300)
@@ -87,11 +88,19 @@ for a in ACTIVATIONS:
           0 if a.backward_block is None else len(a.backward_block.overloads))
 for data_loss, error in zip(DATA_LOSSES.rows, OUTPUT_ERRORS.rows):
     print(data_loss.py_func.__name__, len(data_loss.overloads), len(error.overloads))
+options = [forward.MAX_OF_PIECES, forward.FILL_MASK, forward.SCALE_BY_MASK, forward.ADD_INPUT,
+           forward.ADD_INTO, backward.ROUTE_TO_MAX_PIECE]
+print("options", *(len(option.rows[0].overloads) for option in options))
+print("steps", *(len(step.overloads) for step in update.UPDATE_CHUNKS.rows))
 """
 
 
 def test_a_fit_compiles_only_its_own_activations_and_loss(tmp_path):
     lines = run(FIT_SCRIPT.format(activation="tanh"), tmp_path)
+    # No Maxout, dropout or skip connection: none of their pieces compiled;
+    # Adam's step rule, not SGD's (codes 0 and 1).
+    assert lines.pop(-1) == "steps 0 1"
+    assert lines.pop(-1) == "options 0 0 0 0 0 0"
     compiled = {name: (int(f), int(b)) for name, f, b in (line.split() for line in lines)}
     # Data losses: log_loss's alone. Output errors: the canonical losses share
     # one function (compiled); the residual losses' are not compiled.

@@ -14,18 +14,19 @@ from .activations import backpropagate
 from .bundles import read_only
 from .firewall import call_compiled
 from .forward import (
-    add_into,
+    call_add_into,
+    call_scale_by_mask,
     forward_rows,
     layer_mask,
     layer_output,
     layer_scratch,
     layer_stored,
-    scale_into,
 )
 from .jit import internal
 from .layout import MAXOUT, STORED_NONE, block_rows, coefs_of, intercepts_of
 from .losses import output_error, weighted_data_loss
 from .products import input_transpose_times, sum_columns, transpose_times
+from .tables import LazyFunction
 
 
 @internal()
@@ -61,6 +62,10 @@ def route_to_max_piece(z, delta, mask, masked, pieces, n_rows, delta_z):
             delta_z[i, j * pieces + best_k] = d
 
 
+ROUTE_TO_MAX_PIECE = LazyFunction(__name__, "ROUTE_TO_MAX_PIECE", route_to_max_piece)
+call_route_to_max_piece = ROUTE_TO_MAX_PIECE.call
+
+
 @internal()
 def hidden_error_at_z(net, ws, layer, rows, dropout_seed):
     """Turn a hidden layer's output error into its pre-activation error."""
@@ -70,12 +75,12 @@ def hidden_error_at_z(net, ws, layer, rows, dropout_seed):
     masked = layer.dropout and dropout_seed >= 0
     if layer.kind == MAXOUT:
         mask = layer_mask(ws, layer, rows) if masked else delta
-        route_to_max_piece(layer_stored(ws, layer, rows), delta, mask, masked,
-                           layer.pieces, n, delta_z)
+        call_route_to_max_piece((layer_stored(ws, layer, rows), delta, mask, masked,
+                                 layer.pieces, n, delta_z))
         return
     source = delta
     if masked:
-        scale_into(delta, layer_mask(ws, layer, rows), n, delta_z)
+        call_scale_by_mask((delta, layer_mask(ws, layer, rows), n, delta_z))
         source = delta_z
     scratch = layer_scratch(ws, rows)
     if layer.stored == STORED_NONE:
@@ -114,7 +119,7 @@ def backward_rows(net, params, data, rows, ws, grad, dropout_seed):
             below = error_at_output(ws, net.layers[l - 1], rows)
             np.dot(delta_z, coefs_of(params, layer).T, below)
             if layer.residual:
-                add_into(error_at_output(ws, layer, rows), n, below)
+                call_add_into((error_at_output(ws, layer, rows), n, below))
 
 
 @internal()

@@ -23,6 +23,7 @@ from .layout import (
     intercepts_of,
 )
 from .products import add_input, input_times, times
+from .tables import LazyFunction
 
 
 @internal()
@@ -99,6 +100,22 @@ def add_into(source, n_rows, out):
             out[i, j] += source[i, j]
 
 
+# Optional pieces of a layer (Maxout units, dropout, skip connections), called
+# through pointers and compiled only for networks that use them (see ``tables``
+# and ``prepare``): compiled into every forward and backward pass, they cost
+# most of a second of an 11 s cold first fit.
+MAX_OF_PIECES = LazyFunction(__name__, "MAX_OF_PIECES", max_of_pieces)
+FILL_MASK = LazyFunction(__name__, "FILL_MASK", fill_mask)
+SCALE_BY_MASK = LazyFunction(__name__, "SCALE_BY_MASK", scale_into)
+ADD_INPUT = LazyFunction(__name__, "ADD_INPUT", add_input)
+ADD_INTO = LazyFunction(__name__, "ADD_INTO", add_into)
+call_max_of_pieces = MAX_OF_PIECES.call
+call_fill_mask = FILL_MASK.call
+call_scale_by_mask = SCALE_BY_MASK.call
+call_add_input = ADD_INPUT.call
+call_add_into = ADD_INTO.call
+
+
 # One layer's forward pass is called through the compile firewall, by
 # training (``forward_rows``) and prediction alike: one compiled copy per dtype
 # serves both. ``forward_rows`` and ``backward_rows`` are inlined into
@@ -132,22 +149,22 @@ def forward_layer(net, params, data, rows, ws, l, dropout_seed, check_products):
     activate(code, z, intercepts_of(params, layer), n, reads_z,
              out if reads_z and not is_maxout else z, layer_scratch(ws, rows))
     if is_maxout:
-        max_of_pieces(z, layer.pieces, n, out)
+        call_max_of_pieces((z, layer.pieces, n, out))
 
     # h = m * g (+ h_prev); g is in ``z`` for STORED_BRANCH, in ``out`` otherwise.
     if layer.dropout and dropout_seed >= 0:
         mask = layer_mask(ws, layer, rows)
-        fill_mask(dropout_seed, net.dropout_rate,
-                  rows.position * net.dropout_units + layer.unit_base, net.dropout_units,
-                  mask)
-        scale_into(z if layer.stored == STORED_BRANCH else out, mask, n, out)
+        call_fill_mask((dropout_seed, net.dropout_rate,
+                        rows.position * net.dropout_units + layer.unit_base, net.dropout_units,
+                        mask))
+        call_scale_by_mask((z if layer.stored == STORED_BRANCH else out, mask, n, out))
     elif layer.stored == STORED_BRANCH:
         copy_rows(z, n, out)
     if layer.residual:
         if l == 0:
-            add_input(data, rows, out)
+            call_add_input((data, rows, out))
         else:
-            add_into(layer_output(ws, net.layers[l - 1], rows), n, out)
+            call_add_into((layer_output(ws, net.layers[l - 1], rows), n, out))
     return True
 
 

@@ -18,6 +18,10 @@ Calling a code that was never prepared raises ``RuntimeError`` rather than
 jumping to a null address.
 
 Every row takes the same arguments and returns the table's return type.
+
+A :class:`LazyFunction` is a table of one function, called without a code:
+for optional pieces (a layer kind, dropout, skip connections) that most
+networks never run and that would otherwise be compiled into every kernel.
 """
 
 import ctypes
@@ -105,6 +109,31 @@ class FunctionTable:
         slots[code] = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_func_name)
 
 
+class LazyFunction(FunctionTable):
+    """One jitted function, compiled when first prepared, called through a pointer.
+
+    Parameters
+    ----------
+    module, name : str
+        As for :class:`FunctionTable`.
+    function : jitted function
+    return_type : numba type, default=types.none
+
+    Attributes
+    ----------
+    call : intrinsic
+        ``call(args)`` in compiled code: ``function(*args)``.
+    """
+
+    def __init__(self, module, name, function, return_type=types.none):
+        super().__init__(module, name, [function], return_type)
+        self.call = _caller(self, fixed_code=0)
+
+    def prepare(self, codes=(0,)):
+        """Make the function callable: compile (or load) it for every signature."""
+        super().prepare(codes)
+
+
 class _RegisterHook:
     """Picklable hook that registers a signature with a table (stored with the caller)."""
 
@@ -123,13 +152,14 @@ class _RegisterHook:
         return hash(self.target)
 
 
-def _caller(table):
-    """The intrinsic ``call(code, args)`` of ``table``."""
+def _caller(table, fixed_code=None):
+    """The intrinsic ``call(code, args)`` of ``table`` (``call(args)`` with a fixed code)."""
     n_rows = len(table.rows)
 
-    @intrinsic
-    def call(typingctx, code, args):
-        if not isinstance(code, types.Integer) or not isinstance(args, types.BaseTuple):
+    def typer(code, args):
+        if code is not None and not isinstance(code, types.Integer):
+            return None
+        if not isinstance(args, types.BaseTuple):
             return None
         arg_types = tuple(types.unliteral(t) for t in args.types)
         table.register(arg_types)
@@ -143,7 +173,10 @@ def _caller(table):
             if slots is None:
                 slots = ir.GlobalVariable(builder.module, ir.ArrayType(cgutils.voidptr_t, n_rows),
                                           symbol)
-            index = context.cast(builder, llargs[0], sig.args[0], types.intp)
+            if code is None:
+                index = context.get_constant(types.intp, fixed_code)
+            else:
+                index = context.cast(builder, llargs[0], sig.args[0], types.intp)
             outside = builder.icmp_unsigned(">=", index, index.type(n_rows))
             with cgutils.if_unlikely(builder, outside):
                 context.call_conv.return_user_exc(builder, RuntimeError, message)
@@ -152,15 +185,26 @@ def _caller(table):
                 context.call_conv.return_user_exc(builder, RuntimeError, message)
             fnty = context.call_conv.get_function_type(table.return_type, arg_types)
             fn = builder.bitcast(address, fnty.as_pointer())
-            values = cgutils.unpack_tuple(builder, llargs[1], len(arg_types))
+            values = cgutils.unpack_tuple(builder, llargs[-1], len(arg_types))
             values = [context.cast(builder, v, t, u)
-                      for v, t, u in zip(values, sig.args[1].types, arg_types)]
+                      for v, t, u in zip(values, sig.args[-1].types, arg_types)]
             status, result = context.call_conv.call_function(builder, fn, table.return_type,
                                                              arg_types, values)
             with cgutils.if_unlikely(builder, status.is_error):
                 context.call_conv.return_status_propagate(builder, status)
             return result
 
+        if code is None:
+            return table.return_type(args), codegen
         return table.return_type(code, args), codegen
+
+    if fixed_code is None:
+        @intrinsic
+        def call(typingctx, code, args):
+            return typer(code, args)
+    else:
+        @intrinsic
+        def call(typingctx, args):
+            return typer(None, args)
 
     return call

@@ -14,12 +14,13 @@ them.
 import numpy as np
 from numba import prange
 
-from .._config import ADAM
+from .._config import ADAM, SGD
 from .._optimizers import adam, sgd
 from .._optimizers.base import H_ALPHA, H_WEIGHT_SUM
 from .denormals import flush_denormals, restore_floating_point
 from .jit import internal
 from .partition import block_bounds
+from .tables import FunctionTable
 
 # Parameters per strip of an update: five arrays of this many float64 values
 # (40 KiB) fit in a level-1 data cache.
@@ -56,32 +57,13 @@ def squared_norm_range(values, start, stop):
 @internal()
 def begin_batch(solver, weight_sum):
     """Per-batch bookkeeping of the solver before its update."""
-    if solver.kind == ADAM:
-        adam.begin_batch(solver)
-    else:
-        sgd.begin_batch(solver)
+    call_begin_batch(solver.kind, (solver,))
     solver.hyper[H_WEIGHT_SUM] = weight_sum
 
 
-@internal()
-def step_range(params, grad, solver, alpha, start, stop):
-    """The solver's step rule on ``params[start:stop]``."""
-    if solver.kind == ADAM:
-        adam.step_range(params, grad, solver, alpha, start, stop)
-    else:
-        sgd.step_range(params, grad, solver, alpha, start, stop)
-
-
-@internal()
-def update_chunk(params, grads, n_blocks, n_coefs, solver, chunk_norms, chunk):
-    """Optimizer step on parameter range ``chunk`` of ``len(chunk_norms)``.
-
-    Sums the partial gradients of the range, steps the coefficients (with the
-    L2 term) and the intercepts (without), and stores the squared norm of the
-    updated coefficients in ``chunk_norms[chunk]``. The range is walked in
-    strips of ``STRIP`` parameters, each summed, stepped and measured while
-    its values are still in the level-1 cache.
-    """
+@internal(inline="always")
+def update_chunk_with(step_range, params, grads, n_blocks, n_coefs, solver, chunk_norms, chunk):
+    """:func:`update_chunk` with the step rule ``step_range`` (a compile-time argument)."""
     start, stop = block_bounds(params.shape[0], chunk_norms.shape[0], chunk)
     alpha = solver.hyper[H_ALPHA]
     no_alpha = alpha - alpha  # a zero in the parameters' dtype
@@ -94,6 +76,42 @@ def update_chunk(params, grads, n_blocks, n_coefs, solver, chunk_norms, chunk):
         step_range(params, grads[0], solver, no_alpha, max(strip, n_coefs), strip_stop)
         norm += squared_norm_range(params, strip, coef_stop)
     chunk_norms[chunk] = norm
+
+
+@internal()
+def sgd_update_chunk(params, grads, n_blocks, n_coefs, solver, chunk_norms, chunk):
+    update_chunk_with(sgd.step_range, params, grads, n_blocks, n_coefs, solver, chunk_norms,
+                      chunk)
+
+
+@internal()
+def adam_update_chunk(params, grads, n_blocks, n_coefs, solver, chunk_norms, chunk):
+    update_chunk_with(adam.step_range, params, grads, n_blocks, n_coefs, solver, chunk_norms,
+                      chunk)
+
+
+# Each solver's update, compiled when first prepared (see ``tables``); one
+# call per parameter range, so the step rule inlines into its strip loop.
+_BY_SOLVER = sorted({SGD: (sgd_update_chunk, sgd.begin_batch),
+                     ADAM: (adam_update_chunk, adam.begin_batch)}.items())
+UPDATE_CHUNKS = FunctionTable(__name__, "UPDATE_CHUNKS", [f for _, (f, _) in _BY_SOLVER])
+BEGIN_BATCHES = FunctionTable(__name__, "BEGIN_BATCHES", [f for _, (_, f) in _BY_SOLVER])
+call_update_chunk = UPDATE_CHUNKS.call
+call_begin_batch = BEGIN_BATCHES.call
+
+
+@internal()
+def update_chunk(params, grads, n_blocks, n_coefs, solver, chunk_norms, chunk):
+    """Optimizer step on parameter range ``chunk`` of ``len(chunk_norms)``.
+
+    Sums the partial gradients of the range, steps the coefficients (with the
+    L2 term) and the intercepts (without), and stores the squared norm of the
+    updated coefficients in ``chunk_norms[chunk]``. The range is walked in
+    strips of ``STRIP`` parameters, each summed, stepped and measured while
+    its values are still in the level-1 cache.
+    """
+    call_update_chunk(solver.kind, (params, grads, n_blocks, n_coefs, solver, chunk_norms,
+                                    chunk))
 
 
 @internal()
