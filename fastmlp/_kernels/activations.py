@@ -437,15 +437,15 @@ def prepare(codes):
 
     The kernels reach an activation's block forms through a table filled at
     run time (``tables``), so a network compiles only its own activations.
-    Call this before any kernel runs a network with these codes; the
-    identity's forward (which Maxout layers run) is always prepared.
+    Call this before any kernel runs a network with these codes (Maxout
+    layers run the identity).
 
     Parameters
     ----------
     codes : iterable of int
         Activation codes; negative values (layers without one) are skipped.
     """
-    codes = {int(c) for c in codes if c >= 0} | {IDENTITY}
+    codes = {int(c) for c in codes if c >= 0}
     FORWARD_BLOCKS.prepare(codes)
     BACKWARD_BLOCKS.prepare(c for c in codes if ACTIVATIONS[c].backward_block is not None)
 

@@ -46,7 +46,7 @@ from .._config import (
     POISSON,
     SQUARED_ERROR,
 )
-from .activations import CODES, IDENTITY, SOFTMAX, logistic_backward
+from .activations import CODES, SOFTMAX, logistic_backward
 from .jit import internal, kernel
 from .tables import FunctionTable
 
@@ -177,7 +177,7 @@ def sign(e, loss_param):
 
 @internal()
 def through_output_activation(activation, y_pred, delta):
-    """Error at ``z`` from the error at the output ``p``, in place (logistic, softmax)."""
+    """Error at ``z`` from the error at the output ``p``, in place (identity: as is)."""
     n_rows, n_outputs = delta.shape
     if activation == SOFTMAX:
         for i in range(n_rows):
@@ -193,9 +193,8 @@ def through_output_activation(activation, y_pred, delta):
 
 
 @internal(inline="always")
-def error_with(slope, residual, activation, loss_param, y_pred, y_true, weights, has_weight,
-               delta):
-    """``w_i slope(p - y)``, through the output activation for a ``residual`` loss."""
+def error_with(slope, loss_param, y_pred, y_true, weights, has_weight, delta):
+    """``delta = w_i slope(p - y)``."""
     n_rows, n_outputs = y_pred.shape
     for i in range(n_rows):
         for k in range(n_outputs):
@@ -205,30 +204,32 @@ def error_with(slope, residual, activation, loss_param, y_pred, y_true, weights,
             w = weights[i]
             for k in range(n_outputs):
                 delta[i, k] = delta[i, k] * w
-    if residual and activation != IDENTITY:
-        through_output_activation(activation, y_pred, delta)
 
 
 @internal()
 def canonical_error(activation, loss_param, y_pred, y_true, weights, has_weight, delta):
-    error_with(difference, False, activation, loss_param, y_pred, y_true, weights, has_weight,
-               delta)
+    error_with(difference, loss_param, y_pred, y_true, weights, has_weight, delta)
+
+
+# The residual losses take their error through the output activation's Jacobian.
 
 
 @internal()
 def squared_error_error(activation, loss_param, y_pred, y_true, weights, has_weight, delta):
-    error_with(difference, True, activation, loss_param, y_pred, y_true, weights, has_weight,
-               delta)
+    error_with(difference, loss_param, y_pred, y_true, weights, has_weight, delta)
+    through_output_activation(activation, y_pred, delta)
 
 
 @internal()
 def huber_error(activation, loss_param, y_pred, y_true, weights, has_weight, delta):
-    error_with(clipped, True, activation, loss_param, y_pred, y_true, weights, has_weight, delta)
+    error_with(clipped, loss_param, y_pred, y_true, weights, has_weight, delta)
+    through_output_activation(activation, y_pred, delta)
 
 
 @internal()
 def absolute_error_error(activation, loss_param, y_pred, y_true, weights, has_weight, delta):
-    error_with(sign, True, activation, loss_param, y_pred, y_true, weights, has_weight, delta)
+    error_with(sign, loss_param, y_pred, y_true, weights, has_weight, delta)
+    through_output_activation(activation, y_pred, delta)
 
 
 def _by_code(entries):

@@ -25,9 +25,11 @@ def prepare_network(layers, loss):
     loss : int
         Loss code from ``fastmlp._config``.
     """
-    activations.prepare(layers["activation"])
+    has_maxout = bool(np.any(layers["kind"] == MAXOUT))
+    # Maxout layers add their biases through the identity's forward.
+    activations.prepare([*layers["activation"], *([activations.IDENTITY] if has_maxout else [])])
     losses.prepare(loss)
-    if np.any(layers["kind"] == MAXOUT):
+    if has_maxout:
         MAX_OF_PIECES.prepare()
         ROUTE_TO_MAX_PIECE.prepare()
     if np.any(layers["dropout"]):
