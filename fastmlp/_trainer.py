@@ -84,6 +84,11 @@ def kernel_data(X, dtype, Y=None, sample_weight=None, with_ids=False):
     )
 
 
+# Marks a trainer whose network was prepared in this process; pickling makes
+# a new object of it, so an unpickled trainer prepares again.
+_PREPARED_HERE = object()
+
+
 class Trainer:
     """Parameters, layout and workspaces of one network.
 
@@ -233,8 +238,11 @@ class Trainer:
 
     def _prepare_kernels(self):
         """Compile (or load) what the kernels run for this network (see
-        ``_kernels.prepare``); nearly free once done in the process."""
-        prepare_network(self.layout.layers, self.network.loss)
+        ``_kernels.prepare``), once per process: a one-row prediction takes
+        tens of microseconds, and preparing again would add ten."""
+        if getattr(self, "_prepared", None) is not _PREPARED_HERE:
+            prepare_network(self.layout.layers, self.network.loss)
+            self._prepared = _PREPARED_HERE
 
     def _workspace(self, purpose, capacity, n_blocks=1, n_chunks=1, n_features=0,
                    n_outputs=0, training=True, scratch=False):
