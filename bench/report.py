@@ -88,8 +88,13 @@ def _prediction_table(r):
 def _startup_table(r):
     rows = []
     if "cold" in r:
+        cold = r["cold"]
         rows.append(["cold compile: (first fit + first predict_proba) − steady state, "
                      "empty Numba cache", f"{r['cold_compile_seconds']:.2f} s"])
+        rows.append(["cold cache: first fit − steady-state fit",
+                     f"{cold['first_fit'] - cold['steady_fit']['median']:.2f} s"])
+        rows.append(["cold cache: first predict_proba − steady state",
+                     f"{cold['first_predict'] - cold['steady_predict']['median']:.2f} s"])
         rows.append(["import fastmlp, empty cache", f"{r['cold']['import']:.2f} s"])
     rows.append(["warm cache: first fit − steady-state fit",
                  f"{r['warm_first_fit_overhead_seconds']:.2f} s"])
