@@ -53,7 +53,7 @@ def main(argv=None):
                   batch_size=200, max_iter=args.epochs, random_state=0)
     print(f"network: {params}")
 
-    print("fastmlp start-up: the first run on a machine compiles its kernels (about 20 s "
+    print("fastmlp start-up: the first run on a machine compiles its kernels (about 10-15 s "
           "on 2 cores);\n  later runs load them from Numba's on-disk cache in about "
           "a second ...", flush=True)
     start = time.perf_counter()

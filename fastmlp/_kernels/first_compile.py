@@ -1,7 +1,7 @@
 """One line on standard error when this process first compiles a kernel.
 
 A fresh machine (or a new fastmlp version, or a new dtype or input kind)
-compiles the kernels on first use, which takes 15-20 s; afterwards
+compiles the kernels on first use, which takes 10-15 s; afterwards
 Numba loads them from its on-disk cache in well under a second. Numba emits a
 ``numba:compile`` event only when it compiles (a cache load emits none), so
 a listener on that event says so, once per process, the first time a fastmlp
@@ -14,7 +14,7 @@ import threading
 from numba.core import event
 
 MESSAGE = ("fastmlp: compiling its kernels for this machine (once per machine, dtype and "
-           "input kind; about 20 s); later runs load them from Numba's cache.\n")
+           "input kind; about 10-15 s); later runs load them from Numba's cache.\n")
 
 
 class FirstCompileNotice(event.Listener):
