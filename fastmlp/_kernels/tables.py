@@ -31,6 +31,7 @@ import importlib
 import llvmlite.binding as llvm
 from llvmlite import ir
 from numba.core import cgutils, types
+from numba.core.compiler_lock import global_compiler_lock
 from numba.extending import intrinsic
 
 _TABLES = {}  # (module, name) -> FunctionTable
@@ -89,12 +90,15 @@ class FunctionTable:
         codes : iterable of int
             Rows of the table; each must hold a function.
         """
-        for code in {int(c) for c in codes} - self._prepared:
-            if not 0 <= code < len(self.rows) or self.rows[code] is None:
-                raise ValueError(f"table {self.key[1]!r} has no function for code {code}")
-            self._prepared.add(code)
-            for arg_types in self._slots:
-                self._fill(arg_types, code)
+        # Numba's compiler lock, which every compilation and cache load holds
+        # (and so every ``register``): another thread's fit may be compiling.
+        with global_compiler_lock:
+            for code in {int(c) for c in codes} - self._prepared:
+                if not 0 <= code < len(self.rows) or self.rows[code] is None:
+                    raise ValueError(f"table {self.key[1]!r} has no function for code {code}")
+                self._prepared.add(code)
+                for arg_types in self._slots:
+                    self._fill(arg_types, code)
 
     def _fill(self, arg_types, code):
         slots = self._slots[arg_types]
