@@ -25,10 +25,11 @@ print(sum("caller_sum" in line for line in defined), sum("callee_sum" in line fo
 """
 
 
-def run(cache_dir):
+def run(cache_dir, script=SCRIPT):
+    """Run ``script`` in a fresh process on the Numba cache ``cache_dir``; its output lines."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
-    result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, cwd=TESTS,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", script], env=env, cwd=TESTS,
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.splitlines()
 

@@ -3,23 +3,12 @@ prepared, in either order with the caller's compilation, across the cache."""
 
 import glob
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from table_example import SUMS, caller, checked_sum, double_sum
-
-TESTS = os.path.dirname(os.path.abspath(__file__))
-
-
-def run(script, cache_dir):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
-    result = subprocess.run([sys.executable, "-c", script], env=env, cwd=TESTS,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout.splitlines()
+from table_example import SUMS, caller
+from test_firewall import run
 
 
 def test_rows_run_once_prepared_and_pass_errors_through():
@@ -64,7 +53,7 @@ print(sum(caller.stats.cache_hits.values()), len(double_sum.overloads), len(chec
 def test_either_order_fresh_and_from_the_cache(tmp_path, prepare_first):
     script = ORDER_SCRIPT.format(prepare_first=prepare_first)
     for hits in ("0", "2"):  # compiled, then both signatures loaded from the cache
-        lines = run(script, tmp_path)
+        lines = run(tmp_path, script)
         if not prepare_first:
             assert lines.pop(0) == "refused"
         assert lines[0] == "14.0 14.0"
@@ -96,7 +85,7 @@ print("steps", *(len(step.overloads) for step in update.UPDATE_CHUNKS.rows))
 
 
 def test_a_fit_compiles_only_its_own_activations_and_loss(tmp_path):
-    lines = run(FIT_SCRIPT.format(activation="tanh"), tmp_path)
+    lines = run(tmp_path, FIT_SCRIPT.format(activation="tanh"))
     # No Maxout, dropout or skip connection: none of their pieces compiled;
     # Adam's step rule, not SGD's (codes 0 and 1).
     assert lines.pop(-1) == "steps 0 1"
@@ -127,10 +116,10 @@ print(sum(linked_caller.stats.cache_hits.values()), sum(caller.stats.cache_hits.
 
 def test_a_caller_linking_a_cached_callee_keeps_its_hooks(tmp_path):
     # ``caller`` holds the table call; ``linked_caller`` links its code.
-    assert run(LINKED_SCRIPT, tmp_path) == ["28.0", "0 0"]
+    assert run(tmp_path, LINKED_SCRIPT) == ["28.0", "0 0"]
     for path in glob.glob(str(tmp_path / "**" / "table_example.linked_caller*"), recursive=True):
         os.remove(path)
     # ``caller`` from the cache, ``linked_caller`` compiled against it and cached...
-    assert run(LINKED_SCRIPT, tmp_path) == ["28.0", "0 1"]
+    assert run(tmp_path, LINKED_SCRIPT) == ["28.0", "0 1"]
     # ...with the hook that defines the table's symbol before its code loads.
-    assert run(LINKED_SCRIPT, tmp_path) == ["28.0", "1 0"]
+    assert run(tmp_path, LINKED_SCRIPT) == ["28.0", "1 0"]
