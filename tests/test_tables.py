@@ -123,3 +123,36 @@ def test_a_caller_linking_a_cached_callee_keeps_its_hooks(tmp_path):
     assert run(tmp_path, LINKED_SCRIPT) == ["28.0", "0 1"]
     # ...with the hook that defines the table's symbol before its code loads.
     assert run(tmp_path, LINKED_SCRIPT) == ["28.0", "1 0"]
+
+
+THREADS_SCRIPT = """
+import threading
+import numpy as np
+from fastmlp import MLPClassifier
+rng = np.random.default_rng(0)
+X = rng.random((300, 12))
+y = rng.integers(0, 3, 300)
+configs = [dict(activation="tanh"), dict(activation="gelu", dropout=0.2),
+           dict(activation="elu", hidden_layer_sizes=(8, 8), solver="sgd")]
+def fit(config):
+    return MLPClassifier(**{"hidden_layer_sizes": (8,), "max_iter": 3, "random_state": 0,
+                            **config}).fit(X, y)
+together = [None] * len(configs)
+def work(i):
+    together[i] = fit(configs[i])
+threads = [threading.Thread(target=work, args=(i,)) for i in range(len(configs))]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+for config, model in zip(configs, together):
+    alone = fit(config)
+    print(all(np.array_equal(a, b) for a, b in zip(model.coefs_, alone.coefs_)))
+"""
+
+
+def test_fits_in_threads_prepare_and_compile_concurrently(tmp_path):
+    # Fresh process, empty cache: three networks with different activations,
+    # options and solvers prepare and compile at the same time, then train as
+    # they do one at a time.
+    assert run(tmp_path, THREADS_SCRIPT) == ["True", "True", "True"]
