@@ -22,9 +22,9 @@ from ._kernels.bundles import Data, Network, Workspace
 from ._kernels.epoch import train_epoch, train_epoch_serial
 from ._kernels.full_batch import loss_and_gradient, loss_and_gradient_serial
 from ._kernels.layout import build_layout
-from ._kernels.prepare import prepare_network, prepare_solver
 from ._kernels.losses import weighted_data_loss
 from ._kernels.predict import predict_rows, predict_rows_serial
+from ._kernels.prepare import prepare_network, prepare_solver
 from ._threads import kernel_threads
 
 NO_DROPOUT = -1
