@@ -232,21 +232,14 @@ def absolute_error_error(activation, loss_param, y_pred, y_true, weights, has_we
     through_output_activation(activation, y_pred, delta)
 
 
-def _by_code(entries):
-    rows = [None] * (max(entries) + 1)
-    for code, function in entries.items():
-        rows[code] = function
-    return rows
-
-
-DATA_LOSSES = FunctionTable(__name__, "DATA_LOSSES", _by_code({
+DATA_LOSSES = FunctionTable(__name__, "DATA_LOSSES", {
     SQUARED_ERROR: squared_error_loss, HUBER: huber_loss, ABSOLUTE_ERROR: absolute_error_loss,
     POISSON: poisson_loss, LOG_LOSS: log_loss_loss, BINARY_LOG_LOSS: binary_log_loss_loss,
-}), return_type=types.UniTuple(types.float64, 2))
-OUTPUT_ERRORS = FunctionTable(__name__, "OUTPUT_ERRORS", _by_code({
+}, return_type=types.UniTuple(types.float64, 2))
+OUTPUT_ERRORS = FunctionTable(__name__, "OUTPUT_ERRORS", {
     SQUARED_ERROR: squared_error_error, HUBER: huber_error, ABSOLUTE_ERROR: absolute_error_error,
     POISSON: canonical_error, LOG_LOSS: canonical_error, BINARY_LOG_LOSS: canonical_error,
-}))
+})
 call_data_loss = DATA_LOSSES.call
 call_output_error = OUTPUT_ERRORS.call
 

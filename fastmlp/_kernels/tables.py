@@ -47,8 +47,9 @@ class FunctionTable:
         identifies the table across processes.
     name : str
         The table's name within its module.
-    rows : sequence of jitted function or None
-        Row ``code`` is called for ``code``; None marks a code with no function.
+    rows : sequence or dict of jitted function or None
+        Row ``code`` is called for ``code``; None (or a code missing from the
+        dict) marks a code with no function.
     return_type : numba type, default=types.none
         What every row returns.
 
@@ -60,6 +61,8 @@ class FunctionTable:
 
     def __init__(self, module, name, rows, return_type=types.none):
         self.key = (module, name)
+        if isinstance(rows, dict):
+            rows = [rows.get(code) for code in range(max(rows) + 1)]
         self.rows = tuple(rows)
         self.return_type = return_type
         self._prepared = set()

@@ -92,10 +92,10 @@ def adam_update_chunk(params, grads, n_blocks, n_coefs, solver, chunk_norms, chu
 
 # Each solver's update, compiled when first prepared (see ``tables``); one
 # call per parameter range, so the step rule inlines into its strip loop.
-_BY_SOLVER = sorted({SGD: (sgd_update_chunk, sgd.begin_batch),
-                     ADAM: (adam_update_chunk, adam.begin_batch)}.items())
-UPDATE_CHUNKS = FunctionTable(__name__, "UPDATE_CHUNKS", [f for _, (f, _) in _BY_SOLVER])
-BEGIN_BATCHES = FunctionTable(__name__, "BEGIN_BATCHES", [f for _, (_, f) in _BY_SOLVER])
+UPDATE_CHUNKS = FunctionTable(__name__, "UPDATE_CHUNKS",
+                              {SGD: sgd_update_chunk, ADAM: adam_update_chunk})
+BEGIN_BATCHES = FunctionTable(__name__, "BEGIN_BATCHES",
+                              {SGD: sgd.begin_batch, ADAM: adam.begin_batch})
 call_update_chunk = UPDATE_CHUNKS.call
 call_begin_batch = BEGIN_BATCHES.call
 
