@@ -8,7 +8,7 @@ of the same functions in libmvec (``_ZGVeN16v_tanhf``: 16 float32 lanes with
 AVX-512; ``_ZGVdN8v_tanhf``: 8 with AVX2; float64 has half the lanes), about
 0.4 ns per element and as accurate as the scalar libm (glibc documents at
 most 4 ulp for these functions in either form). The kernels call them on
-whole lanes and finish the tail with the scalar function.
+whole vectors, the last one masked.
 
 Which variant to use is decided once, at import, from the CPU's features and
 whether libmvec loads and exports it; without it (older glibc, macOS,
@@ -70,28 +70,52 @@ ISA = _detect_isa()
 
 
 def _vector_apply(name):
-    """An intrinsic ``apply(x, i)``: ``x[i:i+lanes] = name(x[i:i+lanes])`` in one call."""
+    """An intrinsic ``apply(x, i, count)``: ``x[i:i+count] = name(x[i:i+count])``
+    in one vector call, ``count`` at most a vector's lanes.
+
+    A short tail is loaded with its missing lanes zero and stored back masked,
+    so each element's result depends on its value alone, not on where it
+    falls: the same row gives the same bits in any block of rows.
+    """
 
     @intrinsic
-    def apply(typingctx, x, start):
+    def apply(typingctx, x, start, count):
         float32 = x.dtype == types.float32
         lanes = (FLOAT32_LANES if float32 else FLOAT64_LANES)[ISA]
         symbol = _symbol(ISA, name, float32)
 
         def codegen(context, builder, signature, args):
-            array, first = args
+            array, first, n_valid = args
             data = context.make_array(signature.args[0])(context, builder, array).data
             element = ir.FloatType() if float32 else ir.DoubleType()
             vector = ir.VectorType(element, lanes)
+            suffix = f"v{lanes}{'f32' if float32 else 'f64'}"
+            i32 = ir.IntType(32)
+            index_vector = ir.VectorType(n_valid.type, lanes)
+            splat = builder.shuffle_vector(
+                builder.insert_element(ir.Constant(index_vector, ir.Undefined), n_valid,
+                                       ir.Constant(i32, 0)),
+                ir.Constant(index_vector, ir.Undefined), ir.Constant(ir.VectorType(i32, lanes),
+                                                                     [0] * lanes))
+            mask = builder.icmp_signed("<", ir.Constant(index_vector, list(range(lanes))), splat)
             function = cgutils.get_or_insert_function(
                 builder.module, ir.FunctionType(vector, [vector]), symbol)
+            load = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vector, [vector.as_pointer(), i32, mask.type,
+                                                         vector]),
+                f"llvm.masked.load.{suffix}.p0")
+            store = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [vector, vector.as_pointer(), i32,
+                                                                mask.type]),
+                f"llvm.masked.store.{suffix}.p0")
             pointer = builder.bitcast(builder.gep(data, [first]), vector.as_pointer())
-            size = 4 if float32 else 8
-            result = builder.call(function, [builder.load(pointer, align=size)])
-            builder.store(result, pointer, align=size)
+            align = ir.Constant(i32, 4 if float32 else 8)
+            values = builder.call(load, [pointer, align, mask,
+                                         ir.Constant(vector, [0.0] * lanes)])
+            builder.call(store, [builder.call(function, [values]), pointer, align, mask])
             return context.get_dummy_value()
 
-        return types.void(x, types.intp), codegen
+        return types.void(x, types.intp, types.intp), codegen
 
     return apply
 
@@ -118,7 +142,7 @@ if ISA is not None:
     _erf_lanes = _vector_apply("erf")
 else:  # pragma: no cover - exercised on machines without libmvec
     @njit(cache=True, nogil=True)
-    def _no_lanes(x, start):
+    def _no_lanes(x, start, count):
         pass
 
     _exp_lanes = _expm1_lanes = _log1p_lanes = _tanh_lanes = _erf_lanes = _no_lanes
@@ -142,23 +166,26 @@ def _scalar(op, v):
 @internal()
 def apply_inplace(op, x, n):
     """``x[:n] = f(x[:n])`` for a contiguous 1-D float array, ``f`` the function
-    ``FUNCTIONS[op]``: whole vectors through libmvec, the tail through libm.
+    ``FUNCTIONS[op]``: vectors through libmvec (the last one masked), or libm
+    element by element without it.
 
     (One function with a run-time code rather than one per operation: a
     factory would make closures, which Numba cannot cache.)
     """
     lanes = _lanes(x)
-    stop = n - n % lanes if lanes > 0 else 0
-    for i in range(0, stop, max(lanes, 1)):
+    if lanes == 0:
+        for i in range(n):
+            x[i] = _scalar(op, x[i])
+        return
+    for i in range(0, n, lanes):
+        count = min(lanes, n - i)
         if op == EXP:
-            _exp_lanes(x, i)
+            _exp_lanes(x, i, count)
         elif op == EXPM1:
-            _expm1_lanes(x, i)
+            _expm1_lanes(x, i, count)
         elif op == LOG1P:
-            _log1p_lanes(x, i)
+            _log1p_lanes(x, i, count)
         elif op == TANH:
-            _tanh_lanes(x, i)
+            _tanh_lanes(x, i, count)
         else:
-            _erf_lanes(x, i)
-    for i in range(stop, n):
-        x[i] = _scalar(op, x[i])
+            _erf_lanes(x, i, count)
