@@ -10,8 +10,14 @@ from shims import from_python
 
 # (m, k, n): tails of the row tiles and of one or two vectors of 16
 # floats or 8 doubles, an empty inner dimension, and W2's shapes.
+# Column tails of at most half a vector (5, 36, 100, 104, 8) go through
+# ``simd_tails``; W1's shapes run the dot tail's inner dimension in whole
+# vectors and the outer tail's 784 rows through whole and one-vector tiles;
+# 96 and 160 columns take the three-vector transposed tiles.
 SHAPES = [(1, 1, 1), (7, 3, 5), (8, 16, 16), (9, 2, 17), (13, 5, 33), (17, 40, 10),
-          (3, 0, 4), (100, 784, 16), (100, 16, 10), (31, 20, 100), (5, 9, 129)]
+          (3, 0, 4), (100, 784, 16), (100, 16, 10), (31, 20, 100), (5, 9, 129),
+          (100, 784, 100), (784, 100, 100), (23, 19, 36), (41, 33, 104), (6, 7, 8),
+          (20, 12, 96), (9, 30, 160)]
 
 
 def rounding_bound(a, b, dtype):
@@ -47,24 +53,44 @@ def test_simd_transpose_times_matches_numpy(dtype, shape):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_simd_reads_row_strided_views_and_writes_only_out(dtype):
+@pytest.mark.parametrize("n", [21, 36])
+def test_simd_reads_row_strided_views_and_writes_only_out(dtype, n):
     # Row blocks of a workspace: rows padded wider than the matrix, and
-    # columns beyond ``out``'s width that must stay untouched.
+    # columns beyond ``out``'s width that must stay untouched (36 columns end
+    # in a 4-column tail, computed by ``simd_tails``).
     rng = np.random.default_rng(0)
     a = rng.standard_normal((11, 30)).astype(dtype)[:, :19]
-    b = rng.standard_normal((19, 40)).astype(dtype)[:, :21]
-    target = np.full((11, 40), 7.0, dtype)
-    from_python(simd_times)(a, b, target[:, :21])
-    np.testing.assert_allclose(target[:, :21], a @ b, rtol=1e-4 if dtype == np.float32 else 1e-12,
+    b = rng.standard_normal((19, 48)).astype(dtype)[:, :n]
+    target = np.full((11, 48), 7.0, dtype)
+    from_python(simd_times)(a, b, target[:, :n])
+    np.testing.assert_allclose(target[:, :n], a @ b, rtol=1e-4 if dtype == np.float32 else 1e-12,
                                atol=1e-4 if dtype == np.float32 else 1e-12)
-    assert np.all(target[:, 21:] == 7.0)
+    assert np.all(target[:, n:] == 7.0)
     a_t = rng.standard_normal((19, 25)).astype(dtype)[:, :11]
-    transpose_target = np.full((11, 40), 7.0, dtype)
-    from_python(simd_transpose_times)(a_t, b, transpose_target[:, :21])
-    np.testing.assert_allclose(transpose_target[:, :21], a_t.T @ b,
+    transpose_target = np.full((11, 48), 7.0, dtype)
+    from_python(simd_transpose_times)(a_t, b, transpose_target[:, :n])
+    np.testing.assert_allclose(transpose_target[:, :n], a_t.T @ b,
                                rtol=1e-4 if dtype == np.float32 else 1e-12,
                                atol=1e-4 if dtype == np.float32 else 1e-12)
-    assert np.all(transpose_target[:, 21:] == 7.0)
+    assert np.all(transpose_target[:, n:] == 7.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("one_more_vector", [0, 1])
+def test_dot_tail_either_side_of_its_stack_buffer(dtype, one_more_vector):
+    # A 4-column tail of a @ b packs 4 columns of b, padded to whole vectors,
+    # on the stack while they fit DOT_TAIL_MAX_STACK_BYTES; a longer inner
+    # dimension keeps the masked column tile. Both must agree with NumPy.
+    from fastmlp._kernels.simd_tails import DOT_TAIL_MAX_STACK_BYTES, TAIL_GROUP
+
+    itemsize = np.dtype(dtype).itemsize
+    k = DOT_TAIL_MAX_STACK_BYTES // (TAIL_GROUP * itemsize) + one_more_vector
+    rng = np.random.default_rng(k)
+    a = rng.standard_normal((9, k)).astype(dtype)
+    b = rng.standard_normal((k, 36)).astype(dtype)
+    out = np.full((9, 36), np.nan, dtype)
+    from_python(simd_times)(a, b, out)
+    assert np.all(np.abs(out - a.astype(np.float64) @ b) <= rounding_bound(a, b, dtype))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

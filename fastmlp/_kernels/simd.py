@@ -16,17 +16,28 @@ accumulators held across a loop.
 
 Tails need no second code path: the tile's last rows repeat a valid row and
 are not stored, and columns past the output's width are masked out of every
-load and store (``llvm.masked.load`` / ``llvm.masked.store``). On CPUs
-without 512-bit registers LLVM splits the vectors into narrower ones: slower,
-still correct.
+load and store (``llvm.masked.load`` / ``llvm.masked.store``). A tail of at
+most half a vector of columns (W1's 100 units: six vectors of 16 floats and
+4 columns) would leave most lanes of its vector idle, so on CPUs with
+AVX-512 it goes through ``simd_tails`` instead, group by group of 4 columns.
+On CPUs without 512-bit registers LLVM splits the vectors into narrower
+ones: slower, still correct.
 """
 
-import llvmlite.ir as ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .jit import internal
+from .simd_ir import VectorIR
+from .simd_tails import (
+    DOT_TAIL_MAX_STACK_BYTES,
+    OUTER_TILE_VECTORS,
+    TAIL_GROUP,
+    dot_tail,
+    outer_tail,
+    outer_tail_1,
+)
 
 # Register tiles: rows of the output by one vector of columns (two when the
 # output is wider than one vector). ``a @ b`` runs 14-row tiles where the CPU
@@ -39,8 +50,14 @@ from .jit import internal
 # ``a.T @ b`` keeps 8-row tiles: there a tile's rows are adjacent values of a
 # row of ``a``, and 8 float32 (half a cache line) keep every tile within one
 # line where 14 straddle two; reading rows of ``X`` through their ids, 14-row
-# tiles ran at 44-70 GFLOP/s against 111-121 for 8. Without AVX-512 (16
-# registers, each vector split in two) every tile keeps 8 rows, as before.
+# tiles ran at 44-70 GFLOP/s against 111-121 for 8. Its tiles span three
+# vectors of columns where the width allows (8 x 3 accumulators): one step
+# then issues 24 FMAs for 11 loads, where 8 x 2 issued 16 for 10 and was
+# bound by the instruction rate, not the FMA units. One thread, (100 x 784).T
+# @ (100 x 96) float32: 117 us (129 GFLOP/s) with two-vector tiles, 100 us
+# (151) with three. Without AVX-512 (16 registers, each vector split in two)
+# every tile keeps 8 rows and at most two vectors, and tails stay masked
+# vectors: the wider tiles would not fit the registers.
 TILE_ROWS_TRANSPOSED = 8
 TAIL_ROWS = 4
 
@@ -58,14 +75,8 @@ def _has_avx512():
         return False
 
 
-TILE_ROWS = 14 if _has_avx512() else 8
-
-VECTOR_BYTES = 64
-
-
-def _lanes(dtype):
-    return VECTOR_BYTES // dtype.bitwidth * 8
-
+WIDE_TILES = _has_avx512()
+TILE_ROWS = 14 if WIDE_TILES else 8
 
 def _make_tile(tile_rows, n_vectors, a_transposed):
     """An intrinsic computing one ``tile_rows x n_vectors`` tile of the output.
@@ -86,112 +97,51 @@ def _make_tile(tile_rows, n_vectors, a_transposed):
 
         def codegen(context, builder, signature, args):
             a_arg, ids_arg, b_arg, out_arg, i0v, j0v, n_rows_v = args
-            fa, fb, fout = [context.make_array(signature.args[i])(context, builder, args[i])
-                            for i in (0, 2, 3)]
-            if indexed:
-                fids = context.make_array(signature.args[1])(context, builder, ids_arg)
-            dtype = signature.args[0].dtype
-            lanes = _lanes(dtype)
-            elt = context.get_value_type(dtype)
-            vty = ir.VectorType(elt, lanes)
-            vptr = vty.as_pointer()
-            intp = i0v.type
-            i1 = ir.IntType(1)
-            i32 = ir.IntType(32)
-            mty = ir.VectorType(i1, lanes)
-            itemsize = ir.Constant(intp, context.get_abi_sizeof(elt))
-
-            def const(v):
-                return ir.Constant(intp, v)
-
-            def row_stride(f):
-                return builder.sdiv(builder.extract_value(f.strides, 0), itemsize)
-
-            lda, ldb, ldo = row_stride(fa), row_stride(fb), row_stride(fout)
+            ops = VectorIR(context, builder, signature.args[0].dtype)
+            fa = ops.array(signature.args[0], a_arg)
+            fb = ops.array(signature.args[2], b_arg)
+            fout = ops.array(signature.args[3], out_arg)
+            fids = ops.array(signature.args[1], ids_arg) if indexed else None
+            const, lanes = ops.const, ops.lanes
+            lda, ldb, ldo = ops.row_stride(fa), ops.row_stride(fb), ops.row_stride(fout)
             n_inner = builder.extract_value(fb.shape, 0)
             n_cols = builder.extract_value(fout.shape, 1)
 
-            suffix = f"v{lanes}{'f64' if dtype.bitwidth == 64 else 'f32'}"
-            fma = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.{suffix}")
-            mload = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vty, [vptr, i32, mty, vty]),
-                f"llvm.masked.load.{suffix}.p0")
-            mstore = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ir.VoidType(), [vty, vptr, i32, mty]),
-                f"llvm.masked.store.{suffix}.p0")
-            align = ir.Constant(i32, dtype.bitwidth // 8)
-
-            zero = ir.Constant(vty, [0.0] * lanes)
-            undef = ir.Constant(vty, ir.Undefined)
-            splat0 = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
-            ivty = ir.VectorType(intp, lanes)
-            lane_ids = ir.Constant(ivty, [i for i in range(lanes)])
-
-            def splat_int(v):
-                vec = builder.insert_element(ir.Constant(ivty, ir.Undefined), v,
-                                             ir.Constant(i32, 0))
-                return builder.shuffle_vector(vec, ir.Constant(ivty, ir.Undefined), splat0)
-
             # Lane masks: the columns below the output's width.
-            masks = []
-            for v in range(n_vectors):
-                first = builder.add(j0v, const(lanes * v))
-                cols = builder.add(splat_int(first), lane_ids)
-                masks.append(builder.icmp_signed("<", cols, splat_int(n_cols)))
-
-            # Rows past n_rows repeat the last valid row (their results are dropped).
-            last = builder.sub(n_rows_v, const(1))
-            rows = []
-            for r in range(tile_rows):
-                clamped = builder.select(builder.icmp_signed("<", const(r), n_rows_v),
-                                         const(r), last)
-                rows.append(builder.add(i0v, clamped))
-
-            def row_of_a(i):
-                """Row ``i`` of ``a``, or row ``ids[i]`` when reading through ids."""
-                if not indexed:
-                    return i
-                index = builder.load(builder.gep(fids.data, [i]))
-                return builder.sext(index, intp) if index.type.width < intp.width else index
-
+            masks = [ops.lanes_below(builder.add(j0v, const(lanes * v)), n_cols)
+                     for v in range(n_vectors)]
+            rows = ops.clamped_rows(i0v, n_rows_v, tile_rows)
             if not a_transposed:
-                a_rows = [builder.mul(row_of_a(i), lda) for i in rows]
+                a_rows = [builder.mul(ops.row_of(fids, i), lda) for i in rows]
 
-            acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(n_vectors)]
+            acc = [[cgutils.alloca_once_value(builder, ops.zero) for _ in range(n_vectors)]
                    for _ in range(tile_rows)]
             with cgutils.for_range(builder, n_inner) as loop:
                 k = loop.index
                 b_row = builder.mul(k, ldb)
-                b_vecs = []
-                for v in range(n_vectors):
-                    p = builder.gep(fb.data, [builder.add(b_row, builder.add(j0v,
-                                                                             const(lanes * v)))])
-                    b_vecs.append(builder.call(mload, [builder.bitcast(p, vptr), align,
-                                                       masks[v], zero]))
+                b_vecs = [ops.load(fb.data, builder.add(b_row, builder.add(j0v,
+                                                                           const(lanes * v))),
+                                   masks[v])
+                          for v in range(n_vectors)]
                 if a_transposed:
-                    a_row = builder.mul(row_of_a(k), lda)
+                    a_row = builder.mul(ops.row_of(fids, k), lda)
                 for r in range(tile_rows):
                     if a_transposed:
                         off = builder.add(a_row, rows[r])
                     else:
                         off = builder.add(a_rows[r], k)
-                    s = builder.load(builder.gep(fa.data, [off]))
-                    bcast = builder.shuffle_vector(
-                        builder.insert_element(undef, s, ir.Constant(i32, 0)), undef, splat0)
+                    bcast = ops.broadcast(builder.load(builder.gep(fa.data, [off])))
                     for v in range(n_vectors):
-                        builder.store(builder.call(fma, [bcast, b_vecs[v],
-                                                         builder.load(acc[r][v])]),
+                        builder.store(ops.fma(bcast, b_vecs[v], builder.load(acc[r][v])),
                                       acc[r][v])
             for r in range(tile_rows):
                 with builder.if_then(builder.icmp_signed("<", const(r), n_rows_v),
                                      likely=True):
                     out_row = builder.mul(builder.add(i0v, const(r)), ldo)
                     for v in range(n_vectors):
-                        p = builder.gep(fout.data, [builder.add(out_row, builder.add(
-                            j0v, const(lanes * v)))])
-                        builder.call(mstore, [builder.load(acc[r][v]),
-                                              builder.bitcast(p, vptr), align, masks[v]])
+                        ops.store(builder.load(acc[r][v]), fout.data,
+                                  builder.add(out_row, builder.add(j0v, const(lanes * v))),
+                                  masks[v])
             return context.get_dummy_value()
 
         return sig, codegen
@@ -205,6 +155,7 @@ _tail_1 = _make_tile(TAIL_ROWS, 1, False)
 _tail_2 = _make_tile(TAIL_ROWS, 2, False)
 _tile_1t = _make_tile(TILE_ROWS_TRANSPOSED, 1, True)
 _tile_2t = _make_tile(TILE_ROWS_TRANSPOSED, 2, True)
+_tile_3t = _make_tile(TILE_ROWS_TRANSPOSED, 3, True)
 
 
 @internal()
@@ -213,15 +164,39 @@ def vector_lanes(values):
     return 64 // values.itemsize
 
 
+@internal()
+def last_full_column(n, lanes):
+    """End of the columns that whole pairs of vectors cover: all but at most
+    one vector's worth, the tail (the result may pass ``n``: masked lanes)."""
+    j_tail = 0
+    while n - j_tail > lanes:
+        j_tail += 2 * lanes
+    return j_tail
+
+
+@internal()
+def tail_by_group(n, j_tail, lanes):
+    """Whether the tail columns ``[j_tail, n)`` are few enough (at most half a
+    vector) to go through ``simd_tails`` rather than a mostly masked vector."""
+    return WIDE_TILES and j_tail < n and n - j_tail <= lanes // 2
+
+
+@internal()
+def packed_tail_fits(b):
+    """Whether ``TAIL_GROUP`` padded columns of ``b`` fit the dot tail's stack buffer."""
+    lanes = vector_lanes(b)
+    padded = (b.shape[0] + lanes - 1) // lanes * lanes
+    return padded * TAIL_GROUP * b.itemsize <= DOT_TAIL_MAX_STACK_BYTES
+
+
 @internal(boundscheck=False)
 def tiled_times(a, ids, b, out):
     """``out = a @ b``, or ``a[ids] @ b`` when ``ids`` is not None."""
     m, n = out.shape
     lanes = vector_lanes(out)
-    # Two-vector tiles while more than one vector of columns is left.
-    j_tail = 0
-    while n - j_tail > lanes:
-        j_tail += 2 * lanes
+    j_tail = last_full_column(n, lanes)
+    by_group = tail_by_group(n, j_tail, lanes) and packed_tail_fits(b)
+    vector_tail = j_tail < n and not by_group
     # Rows: full tiles, then a remainder of more than 2 * TAIL_ROWS rows as one
     # more tile, a smaller one as TAIL_ROWS-row tiles.
     m_full = m - m % TILE_ROWS
@@ -231,14 +206,17 @@ def tiled_times(a, ids, b, out):
         n_rows = min(TILE_ROWS, m - i0)
         for j0 in range(0, j_tail, 2 * lanes):
             _tile_2(a, ids, b, out, i0, j0, n_rows)
-        if j_tail < n:
+        if vector_tail:
             _tile_1(a, ids, b, out, i0, j_tail, n_rows)
     for i0 in range(m_full, m, TAIL_ROWS):
         n_rows = min(TAIL_ROWS, m - i0)
         for j0 in range(0, j_tail, 2 * lanes):
             _tail_2(a, ids, b, out, i0, j0, n_rows)
-        if j_tail < n:
+        if vector_tail:
             _tail_1(a, ids, b, out, i0, j_tail, n_rows)
+    if by_group:
+        for j0 in range(j_tail, n, TAIL_GROUP):
+            dot_tail(a, ids, b, out, j0, min(TAIL_GROUP, n - j0))
 
 
 @internal(boundscheck=False)
@@ -246,14 +224,33 @@ def tiled_transpose_times(a, ids, b, out):
     """``out = a.T @ b``, or ``a[ids].T @ b`` when ``ids`` is not None."""
     m, n = out.shape
     lanes = vector_lanes(out)
+    j_tail = last_full_column(n, lanes)
+    by_group = tail_by_group(n, j_tail, lanes)
+    # Three-vector tiles where the columns allow, else two-vector ones.
+    n_vectors = j_tail // lanes
+    j_three = 0
+    if WIDE_TILES and n_vectors >= 3:
+        j_three = (n_vectors - 2 * ((3 - n_vectors % 3) % 3)) * lanes
     for i0 in range(0, m, TILE_ROWS_TRANSPOSED):
         n_rows = min(TILE_ROWS_TRANSPOSED, m - i0)
-        j0 = 0
-        while n - j0 > lanes:
+        for j0 in range(0, j_three, 3 * lanes):
+            _tile_3t(a, ids, b, out, i0, j0, n_rows)
+        for j0 in range(j_three, j_tail, 2 * lanes):
             _tile_2t(a, ids, b, out, i0, j0, n_rows)
-            j0 += 2 * lanes
-        if j0 < n:
-            _tile_1t(a, ids, b, out, i0, j0, n_rows)
+        if j_tail < n and not by_group:
+            _tile_1t(a, ids, b, out, i0, j_tail, n_rows)
+    if by_group:
+        for j0 in range(j_tail, n, TAIL_GROUP):
+            n_cols = min(TAIL_GROUP, n - j0)
+            i0 = 0
+            # Whole tiles while more than five vectors of rows are left, then
+            # one vector at a time.
+            while m - i0 > (OUTER_TILE_VECTORS - 1) * lanes:
+                outer_tail(a, ids, b, out, i0, j0, n_cols)
+                i0 += OUTER_TILE_VECTORS * lanes
+            while i0 < m:
+                outer_tail_1(a, ids, b, out, i0, j0, n_cols)
+                i0 += lanes
 
 
 @internal()
