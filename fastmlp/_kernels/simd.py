@@ -28,6 +28,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .firewall import call_compiled
 from .jit import internal
 from .simd_ir import VectorIR
 from .simd_tails import (
@@ -264,7 +265,7 @@ def simd_times(a, b, out):
     out : ndarray of shape (m, n)
         Overwritten.
     """
-    tiled_times(a, None, b, out)
+    call_compiled(tiled_times, (a, None, b, out))
 
 
 @internal()
@@ -278,7 +279,7 @@ def simd_transpose_times(a, b, out):
     out : ndarray of shape (m, n)
         Overwritten.
     """
-    tiled_transpose_times(a, None, b, out)
+    call_compiled(tiled_transpose_times, (a, None, b, out))
 
 
 @internal()
@@ -293,7 +294,7 @@ def simd_rows_times(a, ids, b, out):
     out : ndarray of shape (m, n)
         Overwritten.
     """
-    tiled_times(a, ids, b, out)
+    call_compiled(tiled_times, (a, ids, b, out))
 
 
 @internal()
@@ -308,4 +309,4 @@ def simd_rows_transpose_times(a, ids, b, out):
     out : ndarray of shape (m, n)
         Overwritten.
     """
-    tiled_transpose_times(a, ids, b, out)
+    call_compiled(tiled_transpose_times, (a, ids, b, out))
