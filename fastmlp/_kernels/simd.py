@@ -94,19 +94,13 @@ def _make_tile(tile_rows, n_vectors, a_transposed):
     @intrinsic
     def tile(typingctx, a, ids, b, out, i0, j0, n_rows):
         sig = types.void(a, ids, b, out, types.intp, types.intp, types.intp)
-        indexed = not isinstance(ids, types.NoneType)
 
         def codegen(context, builder, signature, args):
-            a_arg, ids_arg, b_arg, out_arg, i0v, j0v, n_rows_v = args
+            i0v, j0v, n_rows_v = args[4:]
             ops = VectorIR(context, builder, signature.args[0].dtype)
-            fa = ops.array(signature.args[0], a_arg)
-            fb = ops.array(signature.args[2], b_arg)
-            fout = ops.array(signature.args[3], out_arg)
-            fids = ops.array(signature.args[1], ids_arg) if indexed else None
+            fa, fids, fb, fout, lda, ldb, ldo, n_inner, _, n_cols = ops.product_operands(
+                signature, args)
             const, lanes = ops.const, ops.lanes
-            lda, ldb, ldo = ops.row_stride(fa), ops.row_stride(fb), ops.row_stride(fout)
-            n_inner = builder.extract_value(fb.shape, 0)
-            n_cols = builder.extract_value(fout.shape, 1)
 
             # Lane masks: the columns below the output's width.
             masks = [ops.lanes_below(builder.add(j0v, const(lanes * v)), n_cols)

@@ -7,11 +7,18 @@ masks and small transposes. Offsets are in elements and every pointer is an
 array's data pointer or a stack buffer of the same element type.
 """
 
+from collections import namedtuple
+
 import llvmlite.ir as ir
 from numba import types
 from numba.core import cgutils
 
 VECTOR_BYTES = 64
+
+Operands = namedtuple("Operands", "a ids b out lda ldb ldo n_inner m n")
+Operands.__doc__ = """A product's arrays ``a``, ``ids`` (None when not an array), ``b`` and
+``out`` as array structures, their row strides in elements, ``b``'s rows (the
+inner dimension) and ``out``'s shape ``(m, n)``, all as IR values."""
 
 
 def lanes_of(dtype):
@@ -53,6 +60,18 @@ class VectorIR:
     def array(self, ty, value):
         """The array structure of argument ``value`` of Numba type ``ty``."""
         return self.context.make_array(ty)(self.context, self.builder, value)
+
+    def product_operands(self, signature, args):
+        """:class:`Operands` of an intrinsic whose first four arguments are
+        ``a, ids, b, out`` (``ids`` an index array or None)."""
+        b = self.builder
+        fa, fb, fout = (self.array(signature.args[i], args[i]) for i in (0, 2, 3))
+        fids = None
+        if not isinstance(signature.args[1], types.NoneType):
+            fids = self.array(signature.args[1], args[1])
+        return Operands(fa, fids, fb, fout, self.row_stride(fa), self.row_stride(fb),
+                        self.row_stride(fout), b.extract_value(fb.shape, 0),
+                        b.extract_value(fout.shape, 0), b.extract_value(fout.shape, 1))
 
     def row_stride(self, array):
         """Elements between two rows of a 2-D ``array``."""

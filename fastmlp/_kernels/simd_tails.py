@@ -85,19 +85,13 @@ def _make_dot_tail(tile_rows):
     @intrinsic
     def dot_tail(typingctx, a, ids, b, out, j0, n_tail):
         sig = types.void(a, ids, b, out, types.intp, types.intp)
-        indexed = not isinstance(ids, types.NoneType)
 
         def codegen(context, builder, signature, args):
-            a_arg, ids_arg, b_arg, out_arg, j0v, n_tail_v = args
+            j0v, n_tail_v = args[4:]
             ops = VectorIR(context, builder, signature.args[0].dtype)
-            fa = ops.array(signature.args[0], a_arg)
-            fb = ops.array(signature.args[2], b_arg)
-            fout = ops.array(signature.args[3], out_arg)
-            fids = ops.array(signature.args[1], ids_arg) if indexed else None
+            fa, fids, fb, fout, lda, ldb, ldo, n_inner, m, _ = ops.product_operands(
+                signature, args)
             const, lanes = ops.const, ops.lanes
-            lda, ldb, ldo = ops.row_stride(fa), ops.row_stride(fb), ops.row_stride(fout)
-            n_inner = builder.extract_value(fb.shape, 0)
-            m = builder.extract_value(fout.shape, 0)
             n_full = builder.sdiv(n_inner, const(lanes))
             n_padded = builder.mul(builder.sdiv(builder.add(n_inner, const(lanes - 1)),
                                                 const(lanes)), const(lanes))
@@ -162,19 +156,13 @@ def _make_outer_tail(n_vectors):
     @intrinsic
     def outer_tail(typingctx, a, ids, b, out, i0, j0, n_tail):
         sig = types.void(a, ids, b, out, types.intp, types.intp, types.intp)
-        indexed = not isinstance(ids, types.NoneType)
 
         def codegen(context, builder, signature, args):
-            a_arg, ids_arg, b_arg, out_arg, i0v, j0v, n_tail_v = args
+            i0v, j0v, n_tail_v = args[4:]
             ops = VectorIR(context, builder, signature.args[0].dtype)
-            fa = ops.array(signature.args[0], a_arg)
-            fb = ops.array(signature.args[2], b_arg)
-            fout = ops.array(signature.args[3], out_arg)
-            fids = ops.array(signature.args[1], ids_arg) if indexed else None
+            fa, fids, fb, fout, lda, ldb, ldo, n_inner, m, _ = ops.product_operands(
+                signature, args)
             const, lanes = ops.const, ops.lanes
-            lda, ldb, ldo = ops.row_stride(fa), ops.row_stride(fb), ops.row_stride(fout)
-            n_inner = builder.extract_value(fb.shape, 0)
-            m = builder.extract_value(fout.shape, 0)
             masks = [ops.lanes_below(builder.add(i0v, const(v * lanes)), m)
                      for v in range(n_vectors)]
             # Columns past the group's repeat its last valid one (not stored).
