@@ -49,6 +49,9 @@ def test_quick_suite_writes_json_and_markdown(tmp_path, capsys):
         assert workloads[key]["gemm_peak"]["gflops"] > 0
     assert ("pytorch" in workloads["W1-float32"]["libraries"]) == torch_available()
     assert workloads["W4"]["speedup_predict_one_row"]["scikit-learn"] > 0
+    assert workloads["W4"]["speedup_predict_proba_after_pause"]["scikit-learn"] > 0
+    for result in workloads["W4"]["libraries"].values():
+        assert len(result["predict_proba_after_pause_seconds"]["all"]) == 3
     assert workloads["W5"]["warm_first_fit_overhead_seconds"] is not None
     assert workloads["W6"]["speedup"]["scikit-learn"] > 0
     assert [p["threads"] for p in workloads["W7"]["points"]][0] == 1
@@ -62,6 +65,7 @@ def test_quick_suite_writes_json_and_markdown(tmp_path, capsys):
                     "## Thread scaling", "## Method"):
         assert heading in markdown
     assert "## Training" in printed
+    assert "each call after a 0.3 s pause" in markdown
 
 
 def test_epoch_flops_matches_issue_4_estimate():
