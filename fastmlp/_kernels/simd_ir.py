@@ -35,11 +35,13 @@ class VectorIR:
         The code generation context and IR builder of the intrinsic.
     dtype : numba.types.Float
         Element type of the arrays.
+    lanes : int, optional
+        Elements per vector; by default a 512-bit vector's.
     """
 
-    def __init__(self, context, builder, dtype):
+    def __init__(self, context, builder, dtype, lanes=None):
         self.context, self.builder = context, builder
-        self.lanes = lanes_of(dtype)
+        self.lanes = lanes_of(dtype) if lanes is None else lanes
         self.elt = context.get_value_type(dtype)
         self.vty = ir.VectorType(self.elt, self.lanes)
         self.intp = context.get_value_type(types.intp)
@@ -115,28 +117,25 @@ class VectorIR:
         return b.shuffle_vector(first, undef, ir.Constant(ir.VectorType(self.i32, self.lanes),
                                                           [0] * self.lanes))
 
-    def _splat_index(self, value):
-        ity = ir.VectorType(self.intp, self.lanes)
+    def _splat_index(self, value, width):
+        """``<width x intp>`` with ``value`` in every lane."""
+        ity = ir.VectorType(self.intp, width)
         b = self.builder
         first = b.insert_element(ir.Constant(ity, ir.Undefined), value, ir.Constant(self.i32, 0))
         return b.shuffle_vector(first, ir.Constant(ity, ir.Undefined),
-                                ir.Constant(ir.VectorType(self.i32, self.lanes),
-                                            [0] * self.lanes))
+                                ir.Constant(ir.VectorType(self.i32, width), [0] * width))
 
     def lanes_below(self, first, limit):
         """Mask of the lanes ``l`` with ``first + l < limit``."""
         b = self.builder
-        return b.icmp_signed("<", b.add(self._splat_index(first), self._lane_ids),
-                             self._splat_index(limit))
+        return b.icmp_signed("<", b.add(self._splat_index(first, self.lanes), self._lane_ids),
+                             self._splat_index(limit, self.lanes))
 
     def small_mask(self, count, width):
         """``<width x i1>`` mask of the lanes below run-time ``count``."""
-        b = self.builder
         ity = ir.VectorType(self.intp, width)
-        first = b.insert_element(ir.Constant(ity, ir.Undefined), count, ir.Constant(self.i32, 0))
-        splat = b.shuffle_vector(first, ir.Constant(ity, ir.Undefined),
-                                 ir.Constant(ir.VectorType(self.i32, width), [0] * width))
-        return b.icmp_signed("<", ir.Constant(ity, list(range(width))), splat)
+        return self.builder.icmp_signed("<", ir.Constant(ity, list(range(width))),
+                                        self._splat_index(count, width))
 
     def load(self, base, offset, mask=None):
         """The vector at ``base[offset:offset + lanes]``; masked-off lanes read 0."""

@@ -30,6 +30,7 @@ from numba.extending import intrinsic
 from numba.core import cgutils
 
 from .jit import internal
+from .simd_ir import VectorIR
 
 FLOAT32_LANES = {"avx512": 16, "avx2": 8}
 FLOAT64_LANES = {"avx512": 8, "avx2": 4}
@@ -86,33 +87,13 @@ def _vector_apply(name):
 
         def codegen(context, builder, signature, args):
             array, first, n_valid = args
-            data = context.make_array(signature.args[0])(context, builder, array).data
-            element = ir.FloatType() if float32 else ir.DoubleType()
-            vector = ir.VectorType(element, lanes)
-            suffix = f"v{lanes}{'f32' if float32 else 'f64'}"
-            i32 = ir.IntType(32)
-            index_vector = ir.VectorType(n_valid.type, lanes)
-            splat = builder.shuffle_vector(
-                builder.insert_element(ir.Constant(index_vector, ir.Undefined), n_valid,
-                                       ir.Constant(i32, 0)),
-                ir.Constant(index_vector, ir.Undefined), ir.Constant(ir.VectorType(i32, lanes),
-                                                                     [0] * lanes))
-            mask = builder.icmp_signed("<", ir.Constant(index_vector, list(range(lanes))), splat)
+            ops = VectorIR(context, builder, x.dtype, lanes)
+            data = ops.array(signature.args[0], array).data
             function = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vector, [vector]), symbol)
-            load = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vector, [vector.as_pointer(), i32, mask.type,
-                                                         vector]),
-                f"llvm.masked.load.{suffix}.p0")
-            store = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ir.VoidType(), [vector, vector.as_pointer(), i32,
-                                                                mask.type]),
-                f"llvm.masked.store.{suffix}.p0")
-            pointer = builder.bitcast(builder.gep(data, [first]), vector.as_pointer())
-            align = ir.Constant(i32, 4 if float32 else 8)
-            values = builder.call(load, [pointer, align, mask,
-                                         ir.Constant(vector, [0.0] * lanes)])
-            builder.call(store, [builder.call(function, [values]), pointer, align, mask])
+                builder.module, ir.FunctionType(ops.vty, [ops.vty]), symbol)
+            mask = ops.small_mask(n_valid, lanes)
+            values = ops.load(data, first, mask)
+            ops.store(builder.call(function, [values]), data, first, mask)
             return context.get_dummy_value()
 
         return types.void(x, types.intp, types.intp), codegen
