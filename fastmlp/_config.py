@@ -45,6 +45,10 @@ SOLVER_CODES = {"sgd": SGD, "adam": ADAM}
 # Rows per block when predicting: bounds the workspace of a forward pass over
 # a large X while keeping the products large enough for BLAS.
 PREDICT_CHUNK_ROWS = 4096
+# Chunks per worker when several share a forward pass: after an idle spell a
+# sleeping worker thread takes several milliseconds to wake, and the calling
+# thread works through the queue meanwhile.
+PREDICT_CHUNKS_PER_WORKER = 8
 
 # Rows per piece when a thread walks its share of the full data set (L-BFGS):
 # bounds the workspace to n_threads * FULL_BATCH_BLOCK_ROWS rows per layer.

@@ -17,6 +17,7 @@ from ._config import (
     MIN_FLOPS_PER_BLOCK,
     MIN_PARAMS_PER_CHUNK,
     PREDICT_CHUNK_ROWS,
+    PREDICT_CHUNKS_PER_WORKER,
 )
 from ._kernels.bundles import Data, Network, Workspace
 from ._kernels.epoch import train_epoch, train_epoch_serial
@@ -223,17 +224,23 @@ class Trainer:
     def predict_split(self, n_samples, n_threads):
         """Workers and rows per chunk for a forward pass over ``n_samples`` rows.
 
-        Each worker gets at least ``MIN_FLOPS_PER_BLOCK`` of work, and chunks
-        are sized so that workers get equal numbers of them.
+        Each worker gets at least ``MIN_FLOPS_PER_BLOCK`` of work. Several
+        workers share a queue of ``PREDICT_CHUNKS_PER_WORKER`` chunks each (no
+        larger than ``PREDICT_CHUNK_ROWS``), small enough that a worker that
+        starts late does not hold up the others; one worker takes chunks as
+        large as allowed.
 
         Returns
         -------
         n_workers, chunk_rows : int
         """
-        flops = 2.0 * n_samples * self.layout.row_macs
-        n_workers = int(min(n_threads, max(1, flops // MIN_FLOPS_PER_BLOCK)))
-        chunks_per_worker = max(1, -(-n_samples // (n_workers * PREDICT_CHUNK_ROWS)))
-        chunk_rows = max(1, -(-n_samples // (n_workers * chunks_per_worker)))
+        row_flops = 2.0 * self.layout.row_macs
+        n_workers = int(min(n_threads, max(1, n_samples * row_flops // MIN_FLOPS_PER_BLOCK)))
+        n_chunks = -(-n_samples // PREDICT_CHUNK_ROWS)
+        if n_workers > 1:
+            n_chunks = max(n_chunks, min(n_workers * PREDICT_CHUNKS_PER_WORKER,
+                                         int(n_samples * row_flops // MIN_FLOPS_PER_BLOCK)))
+        chunk_rows = -(-n_samples // n_chunks)
         return n_workers, chunk_rows
 
     def _prepare_kernels(self):
@@ -429,12 +436,12 @@ class Trainer:
             # One worker opens no parallel region, so needs no layer guard.
             ws = self._workspace("predict_small", n_samples, training=False)
             finite = predict_rows_serial(self.network, self.params, data, ws, n_samples,
-                                         check_finite, out)
+                                         check_finite, np.zeros(1, np.int64), out)
         else:
             with kernel_threads(n_jobs) as n_threads:
                 n_workers, chunk_rows = self.predict_split(n_samples, n_threads)
                 ws = self._workspace("predict", n_workers * chunk_rows, training=False)
                 kernel = predict_rows_serial if n_workers == 1 else predict_rows
                 finite = kernel(self.network, self.params, data, ws, chunk_rows, check_finite,
-                                out)
+                                np.zeros(1, np.int64), out)
         return out if finite else None

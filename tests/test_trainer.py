@@ -22,7 +22,12 @@ from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 
 import naive
-from fastmlp._config import FULL_BATCH_BLOCK_ROWS, PREDICT_CHUNK_ROWS
+from fastmlp._config import (
+    FULL_BATCH_BLOCK_ROWS,
+    MIN_FLOPS_PER_BLOCK,
+    PREDICT_CHUNK_ROWS,
+    PREDICT_CHUNKS_PER_WORKER,
+)
 from fastmlp._kernels.activations import HIDDEN_ACTIVATIONS as TABLE_HIDDEN_ACTIVATIONS
 from fastmlp._kernels.layout import DENSE, MAXOUT, LayerSpec
 from fastmlp._trainer import Trainer
@@ -620,9 +625,11 @@ def test_serial_and_parallel_epoch_kernels_agree(solver, dtype, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_serial_and_parallel_predict_kernels_agree(dtype, monkeypatch):
+@pytest.mark.parametrize("chunk_rows", [150, 7])
+def test_serial_and_parallel_predict_kernels_agree(dtype, chunk_rows, monkeypatch):
     """Rows are independent: one worker (``predict_rows_serial``) and two
-    (``predict_rows``) give the same outputs, bit for bit."""
+    (``predict_rows``, sharing 2 or 43 chunks, the last one ragged) give the
+    same outputs, bit for bit."""
     called = record_kernel_calls(monkeypatch, "predict_rows", "predict_rows_serial")
     problem = make_layer_problem("everything", n_samples=300)
     trainer = problem["trainer"].astype(dtype)
@@ -630,9 +637,50 @@ def test_serial_and_parallel_predict_kernels_agree(dtype, monkeypatch):
     X = problem["X"].astype(dtype)
     outputs = []
     for n_workers in (1, 2):
-        trainer.predict_split = lambda n_samples, n_threads, _w=n_workers: (_w, 150)
+        trainer.predict_split = (lambda n_samples, n_threads, _w=n_workers:
+                                 (_w, 150 if _w == 1 else chunk_rows))
         trainer._is_small = lambda n_samples: False
         outputs.append(trainer.predict(X, n_jobs=2))
     assert called == ["predict_rows_serial", "predict_rows"]
     assert_array_equal(outputs[0], outputs[1])
     assert np.isfinite(outputs[0]).all()
+
+
+def test_predict_split_shares_a_queue_of_small_chunks_among_workers():
+    # W4's shape: 784-100-10, 10,000 rows, two threads.
+    trainer = new_trainer("multiclass", "relu", [784, 100, 10], dtype=np.float32)
+    n_workers, chunk_rows = trainer.predict_split(10000, 2)
+    assert (n_workers, chunk_rows) == (2, -(-10000 // (2 * PREDICT_CHUNKS_PER_WORKER)))
+    # Many rows: chunks stay within the workspace bound.
+    n_workers, chunk_rows = trainer.predict_split(10**6, 2)
+    assert n_workers == 2 and chunk_rows <= PREDICT_CHUNK_ROWS
+    assert -(-10**6 // chunk_rows) == -(-10**6 // PREDICT_CHUNK_ROWS)
+    # One worker takes chunks as large as allowed.
+    assert trainer.predict_split(10000, 1) == (1, 3334)
+    # Few rows: fewer chunks, each still a worker's minimum work.
+    row_flops = 2.0 * trainer.layout.row_macs
+    n_workers, chunk_rows = trainer.predict_split(200, 2)
+    assert n_workers == 2 and 200 / chunk_rows < 2 * PREDICT_CHUNKS_PER_WORKER
+    assert chunk_rows * row_flops >= MIN_FLOPS_PER_BLOCK
+
+
+def test_claim_hands_out_each_ticket_once_across_threads():
+    from numba import njit, prange
+
+    from fastmlp._kernels.partition import claim
+
+    @njit(parallel=True)
+    def take_all(n_tickets, n_workers, owner):
+        counter = np.zeros(1, np.int64)
+        for worker in prange(n_workers):
+            ticket = claim(counter, 1)
+            while ticket < n_tickets:
+                owner[ticket] += worker + 1
+                ticket = claim(counter, 1)
+        return claim(counter, 0)
+
+    owner = np.zeros(20000, np.int64)
+    final = take_all(owner.shape[0], 2, owner)
+    # Every ticket went to exactly one worker (a double claim would add 1 + 2).
+    assert set(np.unique(owner)) <= {1, 2}
+    assert final == owner.shape[0] + 2     # each worker's last, refused claim

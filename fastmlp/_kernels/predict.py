@@ -10,24 +10,29 @@ from .firewall import call_compiled
 from .forward import copy_rows, forward_layer, layer_output
 from .jit import internal, kernel
 from .layout import coefs_of
+from .partition import claim
 from .products import times_on_tiles
 
 NO_DROPOUT = -1
 
 
 @internal()
-def predict_worker_chunks(net, params, data, ws, worker, n_workers, chunk_rows,
-                          check_finite, out):
-    """Forward pass of chunks ``worker, worker + n_workers, ...`` into ``out``.
+def predict_worker_chunks(net, params, data, ws, worker, chunk_rows, check_finite,
+                          next_chunk, out):
+    """Forward pass of the chunks this worker claims from ``next_chunk``, into ``out``.
+
+    Chunks are handed out one at a time, first come first served, so a worker
+    that starts late (a thread pool waking after an idle spell takes
+    milliseconds) leaves its share to the others instead of making them wait.
 
     With ``check_finite`` (dense input), returns False, leaving the rest of
-    ``out`` unwritten, at the first chunk holding a NaN or an infinity. When
-    the first layer multiplies on the register tiles, the test reads that
-    layer's products instead of the inputs (a fraction of the memory): the
-    tiles add every term in IEEE arithmetic, so a row holding a NaN or an
-    infinity gives a product row that is not finite (``inf * 0`` is NaN).
-    The converse can fail only by overflow of finite values; the caller then
-    validates the input itself. BLAS products are not trusted that way
+    ``out`` unwritten and the queue emptied, at the first chunk holding a NaN
+    or an infinity. When the first layer multiplies on the register tiles, the
+    test reads that layer's products instead of the inputs (a fraction of the
+    memory): the tiles add every term in IEEE arithmetic, so a row holding a
+    NaN or an infinity gives a product row that is not finite (``inf * 0`` is
+    NaN). The converse can fail only by overflow of finite values; the caller
+    then validates the input itself. BLAS products are not trusted that way
     (reference BLAS skips zero terms), so the inputs are tested for them.
     """
     n_samples = out.shape[0]
@@ -36,32 +41,37 @@ def predict_worker_chunks(net, params, data, ws, worker, n_workers, chunk_rows,
     first = net.layers[0]
     check_products = (check_finite and not data.is_sparse and times_on_tiles(
         data.X, coefs_of(params, first), first.units * first.pieces))
-    for chunk in range(worker, n_chunks, n_workers):
+    chunk = claim(next_chunk, 1)
+    while chunk < n_chunks:
         lo = chunk * chunk_rows
         hi = min(lo + chunk_rows, n_samples)
         x = data.X[0:0] if data.is_sparse else data.X[lo:hi]
-        if check_finite and not data.is_sparse and not check_products and not all_finite(
-                x.ravel()):
-            return False
+        finite = True
+        if check_finite and not data.is_sparse and not check_products:
+            finite = all_finite(x.ravel())
         rows = Rows(ids=data.ids[lo:hi] if data.is_sparse else data.ids, x=x,
                     y=data.Y, w=data.weights, n=hi - lo, ws_row=worker * chunk_rows,
                     position=lo)
         for l in range(n_layers):
-            if not call_compiled(forward_layer, (net, params, data, rows, ws, l, NO_DROPOUT,
-                                                 check_products and l == 0)):
-                return False
+            if finite:
+                finite = call_compiled(forward_layer, (net, params, data, rows, ws, l,
+                                                       NO_DROPOUT, check_products and l == 0))
+        if not finite:
+            claim(next_chunk, n_chunks)
+            return False
         copy_rows(layer_output(ws, net.layers[n_layers - 1], rows), hi - lo, out[lo:hi])
+        chunk = claim(next_chunk, 1)
     return True
 
 
 @kernel(parallel=True)
-def predict_rows(net, params, data, ws, chunk_rows, check_finite, out):
+def predict_rows(net, params, data, ws, chunk_rows, check_finite, next_chunk, out):
     """Output-layer activations of every row of the data, written to ``out``.
 
-    Rows are cut into chunks of at most ``chunk_rows``; worker ``t`` of
-    ``ws.capacity // chunk_rows`` handles chunks ``t, t + n_workers, ...`` in
-    its own workspace rows, so the workspace stays bounded whatever the size
-    of ``X``.
+    Rows are cut into chunks of at most ``chunk_rows``; each of
+    ``ws.capacity // chunk_rows`` workers claims chunks from a shared queue
+    and runs them in its own workspace rows, so the workspace stays bounded
+    whatever the size of ``X``.
 
     Parameters
     ----------
@@ -75,6 +85,9 @@ def predict_rows(net, params, data, ws, chunk_rows, check_finite, out):
     check_finite : bool
         Test dense inputs for NaN and infinity on the way: one extra read of each
         chunk, just before its product.
+    next_chunk : ndarray of int64, shape (1,)
+        The queue: 0 on entry, then the next chunk to hand out. Passed in, as
+        an array made here would compile a parallel loop of its own.
     out : ndarray of shape (n_samples, n_outputs)
         Receives the predictions.
 
@@ -89,14 +102,14 @@ def predict_rows(net, params, data, ws, chunk_rows, check_finite, out):
     for worker in prange(n_workers):
         fp_state = flush_denormals()
         if call_compiled(predict_worker_chunks, (net, params, data, ws, np.int64(worker),
-                                                 n_workers, chunk_rows, check_finite, out)):
+                                                 chunk_rows, check_finite, next_chunk, out)):
             finite += 1
         restore_floating_point(fp_state)
     return finite == n_workers
 
 
 @kernel()
-def predict_rows_serial(net, params, data, ws, chunk_rows, check_finite, out):
+def predict_rows_serial(net, params, data, ws, chunk_rows, check_finite, next_chunk, out):
     """:func:`predict_rows` for one worker, on the calling thread.
 
     Same parameters and result, with ``ws.capacity == chunk_rows``. A separate
@@ -104,9 +117,8 @@ def predict_rows_serial(net, params, data, ws, chunk_rows, check_finite, out):
     in ``epoch``: no parallel region, and a first call compiles one forward
     pass, not two.
     """
-    n_workers = ws.capacity // chunk_rows
     fp_state = flush_denormals()
     all_rows_finite = call_compiled(predict_worker_chunks, (
-        net, params, data, ws, n_workers - 1, n_workers, chunk_rows, check_finite, out))
+        net, params, data, ws, np.int64(0), chunk_rows, check_finite, next_chunk, out))
     restore_floating_point(fp_state)
     return all_rows_finite
