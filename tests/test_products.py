@@ -13,13 +13,11 @@ from shims import from_python
 # Column tails of at most half a vector (5, 36, 100, 104, 8) go through
 # ``simd_tails``; W1's shapes run the dot tail's inner dimension in whole
 # vectors and the outer tail's 784 rows through whole and one-vector tiles;
-# 96 and 160 columns take the three-vector transposed tiles. ``a @ b`` on
-# 300 x 784 and 45 x 3000 runs in several row panels (the last one ending in
-# row-tail tiles) and hints rows into cache.
+# 96 and 160 columns take the three-vector transposed tiles.
 SHAPES = [(1, 1, 1), (7, 3, 5), (8, 16, 16), (9, 2, 17), (13, 5, 33), (17, 40, 10),
           (3, 0, 4), (100, 784, 16), (100, 16, 10), (31, 20, 100), (5, 9, 129),
           (100, 784, 100), (784, 100, 100), (23, 19, 36), (41, 33, 104), (6, 7, 8),
-          (20, 12, 96), (9, 30, 160), (300, 784, 100), (45, 3000, 36)]
+          (20, 12, 96), (9, 30, 160)]
 
 
 def rounding_bound(a, b, dtype):

@@ -22,12 +22,6 @@ most half a vector of columns (W1's 100 units: six vectors of 16 floats and
 AVX-512 it goes through ``simd_tails`` instead, group by group of 4 columns.
 On CPUs without 512-bit registers LLVM splits the vectors into narrower
 ones: slower, still correct.
-
-A large ``a @ b`` (a chunk of rows being predicted) goes by panels of rows
-that stay in L2 while all its column tiles read them, and each group of rows
-hints the next group's rows into cache (``llvm.prefetch``): one thread,
-2,500-row chunks of ``X`` from memory times ``(784 x 100)`` float32, 95-97
-GFLOP/s before, 114-121 after.
 """
 
 from numba import types
@@ -67,8 +61,6 @@ from .simd_tails import (
 # vectors: the wider tiles would not fit the registers.
 TILE_ROWS_TRANSPOSED = 8
 TAIL_ROWS = 4
-# Bytes of ``a`` per panel of rows in ``a @ b`` (see ``tiled_times``).
-PANEL_BYTES = 393216
 
 
 def _has_avx512():
@@ -87,28 +79,24 @@ def _has_avx512():
 WIDE_TILES = _has_avx512()
 TILE_ROWS = 14 if WIDE_TILES else 8
 
-def _make_tile(tile_rows, n_vectors, a_transposed, hints=False):
+def _make_tile(tile_rows, n_vectors, a_transposed):
     """An intrinsic computing one ``tile_rows x n_vectors`` tile of the output.
 
-    ``tile(a, ids, b, out, i0, j0, n_rows, next_i0)`` writes rows
-    ``[i0, i0 + n_rows)`` (``n_rows <= tile_rows``) and columns
-    ``[j0, j0 + n_vectors * lanes)`` (those below ``out.shape[1]``) of
-    ``op(a) @ b`` into ``out``, with ``op(a) = a.T`` when ``a_transposed``,
-    else ``a``; when ``ids`` is an array rather than None, ``a`` stands for
-    ``a[ids]`` (its rows read in place). Rows of every array are contiguous;
-    their strides are read from the arrays. With ``hints`` (``a @ b`` only),
-    unless ``next_i0`` is negative, the tile also hints rows
-    ``[next_i0, next_i0 + tile_rows)`` of ``a`` into cache as it goes, a cache
-    line of each at the start of each line of its own rows; other tiles
-    ignore ``next_i0``.
+    ``tile(a, ids, b, out, i0, j0, n_rows)`` writes rows ``[i0, i0 + n_rows)``
+    (``n_rows <= tile_rows``) and columns ``[j0, j0 + n_vectors * lanes)``
+    (those below ``out.shape[1]``) of ``op(a) @ b`` into ``out``, with
+    ``op(a) = a.T`` when ``a_transposed``, else ``a``; when ``ids`` is an
+    array rather than None, ``a`` stands for ``a[ids]`` (its rows read in
+    place). Rows of every array are contiguous; their strides are read from
+    the arrays.
     """
 
     @intrinsic
-    def tile(typingctx, a, ids, b, out, i0, j0, n_rows, next_i0):
-        sig = types.void(a, ids, b, out, types.intp, types.intp, types.intp, types.intp)
+    def tile(typingctx, a, ids, b, out, i0, j0, n_rows):
+        sig = types.void(a, ids, b, out, types.intp, types.intp, types.intp)
 
         def codegen(context, builder, signature, args):
-            i0v, j0v, n_rows_v, next_i0v = args[4:]
+            i0v, j0v, n_rows_v = args[4:]
             ops = VectorIR(context, builder, signature.args[0].dtype)
             fa, fids, fb, fout, lda, ldb, ldo, n_inner, _, n_cols = ops.product_operands(
                 signature, args)
@@ -120,24 +108,18 @@ def _make_tile(tile_rows, n_vectors, a_transposed, hints=False):
             rows = ops.clamped_rows(i0v, n_rows_v, tile_rows)
             if not a_transposed:
                 a_rows = [builder.mul(ops.row_of(fids, i), lda) for i in rows]
-            if hints:
-                prefetching = builder.icmp_signed(">=", next_i0v, const(0))
-                next_i0v = builder.select(prefetching, next_i0v, i0v)
-                m_rows = builder.extract_value(fout.shape, 0)
-                next_rows = [builder.mul(ops.row_of(fids, i), lda)
-                             for i in ops.clamped_rows(next_i0v, builder.sub(m_rows, next_i0v),
-                                                       tile_rows)]
 
             acc = [[cgutils.alloca_once_value(builder, ops.zero) for _ in range(n_vectors)]
                    for _ in range(tile_rows)]
-
-            def step(k, a_row=None):
-                """One step of the inner dimension: ``acc += a[:, k] * b[k]``."""
+            with cgutils.for_range(builder, n_inner) as loop:
+                k = loop.index
                 b_row = builder.mul(k, ldb)
                 b_vecs = [ops.load(fb.data, builder.add(b_row, builder.add(j0v,
                                                                            const(lanes * v))),
                                    masks[v])
                           for v in range(n_vectors)]
+                if a_transposed:
+                    a_row = builder.mul(ops.row_of(fids, k), lda)
                 for r in range(tile_rows):
                     if a_transposed:
                         off = builder.add(a_row, rows[r])
@@ -147,21 +129,6 @@ def _make_tile(tile_rows, n_vectors, a_transposed, hints=False):
                     for v in range(n_vectors):
                         builder.store(ops.fma(bcast, b_vecs[v], builder.load(acc[r][v])),
                                       acc[r][v])
-
-            with cgutils.for_range(builder, n_inner) as loop:
-                k = loop.index
-                if a_transposed:
-                    step(k, builder.mul(ops.row_of(fids, k), lda))
-                elif not hints:
-                    step(k)
-                else:
-                    # A vector is a cache line.
-                    line_start = builder.icmp_signed(
-                        "==", builder.and_(k, const(lanes - 1)), const(0))
-                    with builder.if_then(builder.and_(prefetching, line_start), likely=False):
-                        for r in range(tile_rows):
-                            ops.prefetch(fa.data, builder.add(next_rows[r], k))
-                    step(k)
             for r in range(tile_rows):
                 with builder.if_then(builder.icmp_signed("<", const(r), n_rows_v),
                                      likely=True):
@@ -177,8 +144,8 @@ def _make_tile(tile_rows, n_vectors, a_transposed, hints=False):
     return tile
 
 
-_tile_1 = _make_tile(TILE_ROWS, 1, False, hints=True)
-_tile_2 = _make_tile(TILE_ROWS, 2, False, hints=True)
+_tile_1 = _make_tile(TILE_ROWS, 1, False)
+_tile_2 = _make_tile(TILE_ROWS, 2, False)
 _tail_1 = _make_tile(TAIL_ROWS, 1, False)
 _tail_2 = _make_tile(TAIL_ROWS, 2, False)
 _tile_1t = _make_tile(TILE_ROWS_TRANSPOSED, 1, True)
@@ -218,10 +185,8 @@ def packed_tail_fits(b):
 
 
 @internal(boundscheck=False)
-def tiled_times(a, ids, b, out, p0, p1, hints):
-    """Rows ``[p0, p1)`` of ``out = a @ b`` (or ``a[ids] @ b``), with ``p0`` a
-    multiple of ``TILE_ROWS``; with ``hints``, each group of rows but the last
-    hints the next group's rows of ``a`` into cache."""
+def tiled_times(a, ids, b, out):
+    """``out = a @ b``, or ``a[ids] @ b`` when ``ids`` is not None."""
     m, n = out.shape
     lanes = vector_lanes(out)
     j_tail = last_full_column(n, lanes)
@@ -232,42 +197,21 @@ def tiled_times(a, ids, b, out, p0, p1, hints):
     m_full = m - m % TILE_ROWS
     if m - m_full > 2 * TAIL_ROWS:
         m_full = m
-    for i0 in range(p0, min(p1, m_full), TILE_ROWS):
+    for i0 in range(0, m_full, TILE_ROWS):
         n_rows = min(TILE_ROWS, m - i0)
-        next_i0 = i0 + TILE_ROWS if hints and i0 + TILE_ROWS < m else -1
         for j0 in range(0, j_tail, 2 * lanes):
-            _tile_2(a, ids, b, out, i0, j0, n_rows, next_i0 if j0 == 0 else -1)
+            _tile_2(a, ids, b, out, i0, j0, n_rows)
         if vector_tail:
-            _tile_1(a, ids, b, out, i0, j_tail, n_rows, next_i0 if j_tail == 0 else -1)
-    for i0 in range(max(p0, m_full), p1, TAIL_ROWS):
+            _tile_1(a, ids, b, out, i0, j_tail, n_rows)
+    for i0 in range(m_full, m, TAIL_ROWS):
         n_rows = min(TAIL_ROWS, m - i0)
         for j0 in range(0, j_tail, 2 * lanes):
-            _tail_2(a, ids, b, out, i0, j0, n_rows, -1)
+            _tail_2(a, ids, b, out, i0, j0, n_rows)
         if vector_tail:
-            _tail_1(a, ids, b, out, i0, j_tail, n_rows, -1)
+            _tail_1(a, ids, b, out, i0, j_tail, n_rows)
     if by_group:
         for j0 in range(j_tail, n, TAIL_GROUP):
-            dot_tail(a, ids, b, out, j0, min(TAIL_GROUP, n - j0), p0, p1)
-
-
-@internal()
-def times_by_panels(a, ids, b, out):
-    """``out = a @ b``, or ``a[ids] @ b`` when ``ids`` is not None.
-
-    Rows go panel by panel, each small enough to stay in L2 while every
-    column tile and the tail columns read it: on a large ``a`` (a prediction
-    chunk) the tail columns would otherwise stream ``a`` from memory again.
-    An ``a`` of more than one panel is taken to come from memory, and its
-    tiles hint the rows they will read next into cache. A block of training
-    rows (one panel) gets no hints: it is in cache, or read at random through
-    ``ids``, where they measured no faster. (A loop here rather than in
-    ``tiled_times``, which compiles a third slower around it.)
-    """
-    m = out.shape[0]
-    panel = max(1, PANEL_BYTES // (max(1, a.shape[1]) * a.itemsize) // TILE_ROWS) * TILE_ROWS
-    hints = m > panel
-    for p0 in range(0, m, panel):
-        call_compiled(tiled_times, (a, ids, b, out, p0, min(p0 + panel, m), hints))
+            dot_tail(a, ids, b, out, j0, min(TAIL_GROUP, n - j0))
 
 
 @internal(boundscheck=False)
@@ -285,11 +229,11 @@ def tiled_transpose_times(a, ids, b, out):
     for i0 in range(0, m, TILE_ROWS_TRANSPOSED):
         n_rows = min(TILE_ROWS_TRANSPOSED, m - i0)
         for j0 in range(0, j_three, 3 * lanes):
-            _tile_3t(a, ids, b, out, i0, j0, n_rows, -1)
+            _tile_3t(a, ids, b, out, i0, j0, n_rows)
         for j0 in range(j_three, j_tail, 2 * lanes):
-            _tile_2t(a, ids, b, out, i0, j0, n_rows, -1)
+            _tile_2t(a, ids, b, out, i0, j0, n_rows)
         if j_tail < n and not by_group:
-            _tile_1t(a, ids, b, out, i0, j_tail, n_rows, -1)
+            _tile_1t(a, ids, b, out, i0, j_tail, n_rows)
     if by_group:
         for j0 in range(j_tail, n, TAIL_GROUP):
             n_cols = min(TAIL_GROUP, n - j0)
@@ -315,7 +259,7 @@ def simd_times(a, b, out):
     out : ndarray of shape (m, n)
         Overwritten.
     """
-    times_by_panels(a, None, b, out)
+    call_compiled(tiled_times, (a, None, b, out))
 
 
 @internal()
@@ -344,7 +288,7 @@ def simd_rows_times(a, ids, b, out):
     out : ndarray of shape (m, n)
         Overwritten.
     """
-    times_by_panels(a, ids, b, out)
+    call_compiled(tiled_times, (a, ids, b, out))
 
 
 @internal()

@@ -177,14 +177,6 @@ class VectorIR:
         return [shuffle(both, undef, list(range(width * i, width * i + width)))
                 for i in range(lanes)]
 
-    def prefetch(self, base, offset):
-        """Hint the cache line holding ``base[offset]`` into L2 (never faults)."""
-        b = self.builder
-        i8p = ir.IntType(8).as_pointer()
-        f = self._function("llvm.prefetch.p0", ir.VoidType(), [i8p, self.i32, self.i32, self.i32])
-        b.call(f, [b.bitcast(b.gep(base, [offset]), i8p), ir.Constant(self.i32, 0),
-                   ir.Constant(self.i32, 2), ir.Constant(self.i32, 1)])
-
     # -- stack --------------------------------------------------------------
 
     def stack_save(self):

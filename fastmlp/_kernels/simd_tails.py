@@ -83,13 +83,13 @@ def _transpose_reduce(builder, accs, lanes):
 
 def _make_dot_tail(tile_rows):
     @intrinsic
-    def dot_tail(typingctx, a, ids, b, out, j0, n_tail, r0, r1):
-        sig = types.void(a, ids, b, out, types.intp, types.intp, types.intp, types.intp)
+    def dot_tail(typingctx, a, ids, b, out, j0, n_tail):
+        sig = types.void(a, ids, b, out, types.intp, types.intp)
 
         def codegen(context, builder, signature, args):
-            j0v, n_tail_v, r0v, m = args[4:]
+            j0v, n_tail_v = args[4:]
             ops = VectorIR(context, builder, signature.args[0].dtype)
-            fa, fids, fb, fout, lda, ldb, ldo, n_inner, _, _ = ops.product_operands(
+            fa, fids, fb, fout, lda, ldb, ldo, n_inner, m, _ = ops.product_operands(
                 signature, args)
             const, lanes = ops.const, ops.lanes
             n_full = builder.sdiv(n_inner, const(lanes))
@@ -113,10 +113,9 @@ def _make_dot_tail(tile_rows):
                     builder.store(value, builder.gep(packed, [builder.add(
                         builder.mul(const(c), n_padded), k)]))
 
-            n_tiles = builder.sdiv(builder.add(builder.sub(m, r0v), const(tile_rows - 1)),
-                                   const(tile_rows))
+            n_tiles = builder.sdiv(builder.add(m, const(tile_rows - 1)), const(tile_rows))
             with cgutils.for_range(builder, n_tiles) as tiles:
-                i0 = builder.add(r0v, builder.mul(tiles.index, const(tile_rows)))
+                i0 = builder.mul(tiles.index, const(tile_rows))
                 rows = ops.clamped_rows(i0, builder.sub(m, i0), tile_rows)
                 a_rows = [builder.mul(ops.row_of(fids, r), lda) for r in rows]
                 acc = [[cgutils.alloca_once_value(builder, ops.zero) for _ in range(TAIL_GROUP)]
