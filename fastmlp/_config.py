@@ -45,6 +45,9 @@ SOLVER_CODES = {"sgd": SGD, "adam": ADAM}
 # Rows per block when predicting: bounds the workspace of a forward pass over
 # a large X while keeping the products large enough for BLAS.
 PREDICT_CHUNK_ROWS = 4096
+# Bytes of input rows per prediction chunk: a chunk then stays in the level-2
+# cache while every column tile of the first layer's product reads it.
+PREDICT_CHUNK_BYTES = 786432
 # Chunks per worker when several share a forward pass: after an idle spell a
 # sleeping worker thread takes several milliseconds to wake, and the calling
 # thread works through the queue meanwhile.

@@ -16,6 +16,7 @@ from ._config import (
     LOSS_OUTPUT_ACTIVATIONS,
     MIN_FLOPS_PER_BLOCK,
     MIN_PARAMS_PER_CHUNK,
+    PREDICT_CHUNK_BYTES,
     PREDICT_CHUNK_ROWS,
     PREDICT_CHUNKS_PER_WORKER,
 )
@@ -224,11 +225,13 @@ class Trainer:
     def predict_split(self, n_samples, n_threads):
         """Workers and rows per chunk for a forward pass over ``n_samples`` rows.
 
-        Each worker gets at least ``MIN_FLOPS_PER_BLOCK`` of work. Several
-        workers share a queue of ``PREDICT_CHUNKS_PER_WORKER`` chunks each (no
-        larger than ``PREDICT_CHUNK_ROWS``), small enough that a worker that
-        starts late does not hold up the others; one worker takes chunks as
-        large as allowed.
+        Each worker gets at least ``MIN_FLOPS_PER_BLOCK`` of work. A chunk
+        holds at most ``PREDICT_CHUNK_ROWS`` rows and ``PREDICT_CHUNK_BYTES``
+        of input, so that it stays in cache while every column tile of the
+        first layer reads it (a larger one is read from memory again for the
+        last columns). Several workers share a queue of at least
+        ``PREDICT_CHUNKS_PER_WORKER`` chunks each, so that a worker that
+        starts late does not hold up the others.
 
         Returns
         -------
@@ -236,7 +239,9 @@ class Trainer:
         """
         row_flops = 2.0 * self.layout.row_macs
         n_workers = int(min(n_threads, max(1, n_samples * row_flops // MIN_FLOPS_PER_BLOCK)))
-        n_chunks = -(-n_samples // PREDICT_CHUNK_ROWS)
+        max_rows = max(1, min(PREDICT_CHUNK_ROWS, PREDICT_CHUNK_BYTES // (
+            max(1, self.n_features) * np.dtype(self.dtype).itemsize)))
+        n_chunks = -(-n_samples // max_rows)
         if n_workers > 1:
             n_chunks = max(n_chunks, min(n_workers * PREDICT_CHUNKS_PER_WORKER,
                                          int(n_samples * row_flops // MIN_FLOPS_PER_BLOCK)))

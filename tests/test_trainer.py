@@ -25,6 +25,7 @@ import naive
 from fastmlp._config import (
     FULL_BATCH_BLOCK_ROWS,
     MIN_FLOPS_PER_BLOCK,
+    PREDICT_CHUNK_BYTES,
     PREDICT_CHUNK_ROWS,
     PREDICT_CHUNKS_PER_WORKER,
 )
@@ -646,22 +647,33 @@ def test_serial_and_parallel_predict_kernels_agree(dtype, chunk_rows, monkeypatc
     assert np.isfinite(outputs[0]).all()
 
 
-def test_predict_split_shares_a_queue_of_small_chunks_among_workers():
-    # W4's shape: 784-100-10, 10,000 rows, two threads.
-    trainer = new_trainer("multiclass", "relu", [784, 100, 10], dtype=np.float32)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_predict_split_sizes_chunks_for_the_cache_and_the_queue(dtype):
+    # W4's shape: 784-100-10.
+    trainer = new_trainer("multiclass", "relu", [784, 100, 10], dtype=dtype)
+    row_bytes = 784 * np.dtype(dtype).itemsize
+    cache_rows = PREDICT_CHUNK_BYTES // row_bytes
+    # 10,000 rows, two threads: chunks no larger than the cache allows.
     n_workers, chunk_rows = trainer.predict_split(10000, 2)
-    assert (n_workers, chunk_rows) == (2, -(-10000 // (2 * PREDICT_CHUNKS_PER_WORKER)))
-    # Many rows: chunks stay within the workspace bound.
-    n_workers, chunk_rows = trainer.predict_split(10**6, 2)
-    assert n_workers == 2 and chunk_rows <= PREDICT_CHUNK_ROWS
-    assert -(-10**6 // chunk_rows) == -(-10**6 // PREDICT_CHUNK_ROWS)
-    # One worker takes chunks as large as allowed.
-    assert trainer.predict_split(10000, 1) == (1, 3334)
+    assert n_workers == 2 and chunk_rows == -(-10000 // -(-10000 // cache_rows))
+    # Fewer rows: still several chunks per worker, to share.
+    n_workers, chunk_rows = trainer.predict_split(1000, 2)
+    assert n_workers == 2 and -(-1000 // chunk_rows) == 2 * PREDICT_CHUNKS_PER_WORKER
     # Few rows: fewer chunks, each still a worker's minimum work.
     row_flops = 2.0 * trainer.layout.row_macs
     n_workers, chunk_rows = trainer.predict_split(200, 2)
     assert n_workers == 2 and 200 / chunk_rows < 2 * PREDICT_CHUNKS_PER_WORKER
     assert chunk_rows * row_flops >= MIN_FLOPS_PER_BLOCK
+    # One worker: the same cache bound, no queue.
+    assert trainer.predict_split(10000, 1)[1] == chunk_rows_for(10000, cache_rows)
+    # A narrow input: the row bound.
+    narrow = new_trainer("multiclass", "relu", [3, 4, 10], dtype=dtype)
+    assert narrow.predict_split(10**6, 1) == (1, chunk_rows_for(10**6, PREDICT_CHUNK_ROWS))
+
+
+def chunk_rows_for(n_samples, max_rows):
+    """Rows per chunk when ``n_samples`` rows are cut into equal chunks of at most ``max_rows``."""
+    return -(-n_samples // -(-n_samples // max_rows))
 
 
 def test_claim_hands_out_each_ticket_once_across_threads():
