@@ -45,12 +45,15 @@ SOLVER_CODES = {"sgd": SGD, "adam": ADAM}
 # Rows per block when predicting: bounds the workspace of a forward pass over
 # a large X while keeping the products large enough for BLAS.
 PREDICT_CHUNK_ROWS = 4096
-# Bytes of input rows per prediction chunk: a chunk then stays in the level-2
-# cache while every column tile of the first layer's product reads it.
+# Bytes of dense input rows per prediction chunk: a chunk then stays in the
+# level-2 cache while every column tile of the first layer's product reads it.
+# Wide inputs keep at least PREDICT_MIN_CHUNK_ROWS rows (their first layer is
+# on BLAS, which wants rows more than cache).
 PREDICT_CHUNK_BYTES = 786432
-# Chunks per worker when several share a forward pass: after an idle spell a
-# sleeping worker thread takes several milliseconds to wake, and the calling
-# thread works through the queue meanwhile.
+PREDICT_MIN_CHUNK_ROWS = 128
+# Chunks per worker when several share a forward pass, so that a worker that
+# starts late (a thread woken after an idle spell) leaves its chunks to the
+# others.
 PREDICT_CHUNKS_PER_WORKER = 8
 
 # Rows per piece when a thread walks its share of the full data set (L-BFGS):

@@ -19,6 +19,7 @@ from ._config import (
     PREDICT_CHUNK_BYTES,
     PREDICT_CHUNK_ROWS,
     PREDICT_CHUNKS_PER_WORKER,
+    PREDICT_MIN_CHUNK_ROWS,
 )
 from ._kernels.bundles import Data, Network, Workspace
 from ._kernels.epoch import train_epoch, train_epoch_serial
@@ -222,16 +223,17 @@ class Trainer:
         return (2.0 * n_samples * self.layout.row_macs < MIN_FLOPS_PER_BLOCK
                 and n_samples <= PREDICT_CHUNK_ROWS)
 
-    def predict_split(self, n_samples, n_threads):
+    def predict_split(self, n_samples, n_threads, dense=True):
         """Workers and rows per chunk for a forward pass over ``n_samples`` rows.
 
         Each worker gets at least ``MIN_FLOPS_PER_BLOCK`` of work. A chunk
-        holds at most ``PREDICT_CHUNK_ROWS`` rows and ``PREDICT_CHUNK_BYTES``
-        of input, so that it stays in cache while every column tile of the
-        first layer reads it (a larger one is read from memory again for the
-        last columns). Several workers share a queue of at least
-        ``PREDICT_CHUNKS_PER_WORKER`` chunks each, so that a worker that
-        starts late does not hold up the others.
+        holds at most ``PREDICT_CHUNK_ROWS`` rows and, for ``dense`` input, at
+        most ``PREDICT_CHUNK_BYTES`` of it (but at least
+        ``PREDICT_MIN_CHUNK_ROWS`` rows), so that it stays in cache while every
+        column tile of the first layer reads it (a larger one is read from
+        memory again for the last columns). Several workers share a queue of
+        at least ``PREDICT_CHUNKS_PER_WORKER`` chunks each, so that a worker
+        that starts late does not hold up the others.
 
         Returns
         -------
@@ -239,8 +241,10 @@ class Trainer:
         """
         row_flops = 2.0 * self.layout.row_macs
         n_workers = int(min(n_threads, max(1, n_samples * row_flops // MIN_FLOPS_PER_BLOCK)))
-        max_rows = max(1, min(PREDICT_CHUNK_ROWS, PREDICT_CHUNK_BYTES // (
-            max(1, self.n_features) * np.dtype(self.dtype).itemsize)))
+        max_rows = PREDICT_CHUNK_ROWS
+        if dense:
+            row_bytes = max(1, self.n_features) * np.dtype(self.dtype).itemsize
+            max_rows = min(max_rows, max(PREDICT_MIN_CHUNK_ROWS, PREDICT_CHUNK_BYTES // row_bytes))
         n_chunks = -(-n_samples // max_rows)
         if n_workers > 1:
             n_chunks = max(n_chunks, min(n_workers * PREDICT_CHUNKS_PER_WORKER,
@@ -444,7 +448,8 @@ class Trainer:
                                          check_finite, np.zeros(1, np.int64), out)
         else:
             with kernel_threads(n_jobs) as n_threads:
-                n_workers, chunk_rows = self.predict_split(n_samples, n_threads)
+                n_workers, chunk_rows = self.predict_split(n_samples, n_threads,
+                                                           dense=not data.is_sparse)
                 ws = self._workspace("predict", n_workers * chunk_rows, training=False)
                 kernel = predict_rows_serial if n_workers == 1 else predict_rows
                 finite = kernel(self.network, self.params, data, ws, chunk_rows, check_finite,

@@ -28,6 +28,7 @@ from fastmlp._config import (
     PREDICT_CHUNK_BYTES,
     PREDICT_CHUNK_ROWS,
     PREDICT_CHUNKS_PER_WORKER,
+    PREDICT_MIN_CHUNK_ROWS,
 )
 from fastmlp._kernels.activations import HIDDEN_ACTIVATIONS as TABLE_HIDDEN_ACTIVATIONS
 from fastmlp._kernels.layout import DENSE, MAXOUT, LayerSpec
@@ -638,7 +639,7 @@ def test_serial_and_parallel_predict_kernels_agree(dtype, chunk_rows, monkeypatc
     X = problem["X"].astype(dtype)
     outputs = []
     for n_workers in (1, 2):
-        trainer.predict_split = (lambda n_samples, n_threads, _w=n_workers:
+        trainer.predict_split = (lambda n_samples, n_threads, _w=n_workers, **_:
                                  (_w, 150 if _w == 1 else chunk_rows))
         trainer._is_small = lambda n_samples: False
         outputs.append(trainer.predict(X, n_jobs=2))
@@ -652,7 +653,7 @@ def test_predict_split_sizes_chunks_for_the_cache_and_the_queue(dtype):
     # W4's shape: 784-100-10.
     trainer = new_trainer("multiclass", "relu", [784, 100, 10], dtype=dtype)
     row_bytes = 784 * np.dtype(dtype).itemsize
-    cache_rows = PREDICT_CHUNK_BYTES // row_bytes
+    cache_rows = max(PREDICT_MIN_CHUNK_ROWS, PREDICT_CHUNK_BYTES // row_bytes)
     # 10,000 rows, two threads: chunks no larger than the cache allows.
     n_workers, chunk_rows = trainer.predict_split(10000, 2)
     assert n_workers == 2 and chunk_rows == -(-10000 // -(-10000 // cache_rows))
@@ -669,6 +670,11 @@ def test_predict_split_sizes_chunks_for_the_cache_and_the_queue(dtype):
     # A narrow input: the row bound.
     narrow = new_trainer("multiclass", "relu", [3, 4, 10], dtype=dtype)
     assert narrow.predict_split(10**6, 1) == (1, chunk_rows_for(10**6, PREDICT_CHUNK_ROWS))
+    # A wide input keeps enough rows for BLAS; sparse input has no byte bound.
+    wide = new_trainer("multiclass", "relu", [100000, 4, 10], dtype=dtype)
+    assert wide.predict_split(10**5, 1) == (1, chunk_rows_for(10**5, PREDICT_MIN_CHUNK_ROWS))
+    assert wide.predict_split(10**5, 1, dense=False) == (
+        1, chunk_rows_for(10**5, PREDICT_CHUNK_ROWS))
 
 
 def chunk_rows_for(n_samples, max_rows):

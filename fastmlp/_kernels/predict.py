@@ -22,8 +22,8 @@ def predict_worker_chunks(net, params, data, ws, worker, chunk_rows, check_finit
     """Forward pass of the chunks this worker claims from ``next_chunk``, into ``out``.
 
     Chunks are handed out one at a time, first come first served, so a worker
-    that starts late (a thread pool waking after an idle spell takes
-    milliseconds) leaves its share to the others instead of making them wait.
+    that starts late (a thread woken after an idle spell) leaves its share to
+    the others instead of making them wait.
 
     With ``check_finite`` (dense input), returns False, leaving the rest of
     ``out`` unwritten and the queue emptied, at the first chunk holding a NaN
