@@ -73,6 +73,22 @@ def test_label_types_match_sklearn(multiclass_data, labeling):
     assert set(predicted) <= set(fm.classes_)
 
 
+@pytest.mark.parametrize("labeling", LABELINGS)
+def test_binarized_targets_equal_the_label_binarizers(multiclass_data, labeling):
+    # Multiclass labels skip LabelBinarizer.transform: the same targets, bit
+    # for bit, on the fit labels and on a subset of them (a validation set).
+    from sklearn.preprocessing import LabelBinarizer
+
+    X, y = multiclass_data
+    y = LABELINGS[labeling](y)
+    est = fit(MLPClassifier, X, y, max_iter=1)
+    binarizer = LabelBinarizer().fit(y)
+    for labels in (y, y[y != y[0]]):
+        expected = binarizer.transform(labels).astype(bool)
+        assert_array_equal(est._binarized(labels), expected)
+        assert est._binarized(labels).dtype == bool
+
+
 def test_string_labels(string_label_data):
     X, y = string_label_data
     est = fit(MLPClassifier, X, y, max_iter=60, learning_rate_init=0.01)
