@@ -95,7 +95,7 @@ def _gradient_epoch(net, params, data, order, batch_size, ws, grad):
         gather_rows(data.Y, ids, ws.y_rows)
         rows = Rows(ids=ids, x=ws.x_rows[0:batch_size], y=ws.y_rows[0:batch_size],
                     w=ws.w_rows[0:batch_size], n=batch_size, ws_row=0, position=start)
-        loss, _ = gradient_rows(net, params, data, rows, ws, grad, -1)
+        loss, _ = gradient_rows(net, params, data, rows, ws, grad, -1, False)
         total += loss
     return total
 

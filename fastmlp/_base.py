@@ -31,6 +31,7 @@ from sklearn.utils.validation import (
 )
 
 from ._callbacks import CALLBACK_ATTRIBUTES, FitTasks, snapshot_of
+from ._finite_input import FiniteCheck
 from ._kernels.activations import HIDDEN_ACTIVATIONS as ACTIVATION_TABLE_HIDDEN
 from ._kernels.layout import DENSE, LayerSpec
 from ._kernels.layout import MAXOUT as MAXOUT_KIND
@@ -424,9 +425,22 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, ABC):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
+        finite_check = FiniteCheck(self, X, deferred=self.solver in _STOCHASTIC_SOLVERS)
+        with finite_check.first_on_failure():
+            return self._fit_data(X, y, sample_weight, incremental, hidden_layer_sizes,
+                                  first_pass, X_val, y_val, sample_weight_val, finite_check)
 
+    def _fit_data(self, X, y, sample_weight, incremental, hidden_layer_sizes, first_pass,
+                  X_val, y_val, sample_weight_val, finite_check):
+        """``_fit`` once the parameters are checked: validate the data and train.
+
+        ``finite_check`` is the test of ``X`` for NaN and infinity; the
+        stochastic solvers make it in their first epoch.
+        """
         X_given, y_given, sample_weight_given = X, y, sample_weight
-        X, y, labels = self._validate_input(X, y, incremental, reset=first_pass)
+        X, y, labels = self._validate_input(X, y, incremental, reset=first_pass,
+                                            ensure_all_finite=finite_check.ensure_all_finite)
+        finite_check.validated(X)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
         sample_weight = self._with_class_weight(labels, labels, sample_weight, incremental)
@@ -462,7 +476,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, ABC):
         if self.solver in _STOCHASTIC_SOLVERS:
             tasks = FitTasks(self, X_given, y_given, sample_weight_given,
                              1 if incremental else self.max_iter, "epoch")
-            self._fit_stochastic(X, Y, sample_weight, incremental, validation, tasks)
+            self._fit_stochastic(X, Y, sample_weight, incremental, validation, tasks,
+                                 finite_check)
         else:
             tasks = FitTasks(self, X_given, y_given, sample_weight_given,
                              self.max_iter + 1, "iteration")
@@ -625,7 +640,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, ABC):
         """Targets in the form ``_score`` expects; overridden by the classifier."""
         return Y
 
-    def _fit_stochastic(self, X, Y, sample_weight, incremental, validation, tasks):
+    def _fit_stochastic(self, X, Y, sample_weight, incremental, validation, tasks,
+                        finite_check):
         trainer = self._trainer
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._new_optimizer()
@@ -636,6 +652,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, ABC):
         early_stopping = self.early_stopping
         if early_stopping and validation is None:
             train_idx, val_idx = self._split_validation(Y, sample_weight)
+            if finite_check.pending:
+                # The epochs read only the training rows.
+                finite_check.run_on(X[val_idx])
             validation = ValidationSet(
                 X=X[val_idx], y=self._validation_targets(Y[val_idx]), Y=Y[val_idx],
                 weights=None if sample_weight is None else sample_weight[val_idx])
@@ -668,13 +687,26 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, ABC):
             for _ in range(self.max_iter):
                 last_complete_epoch = _Checkpoint(self)
                 tasks.begin(snapshot)
-                if self.shuffle:
-                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
-                order = np.ascontiguousarray(train_idx[sample_idx], dtype=np.int64)
-                summed_loss = trainer.run_epoch(
-                    X, Y, sample_weight, order, batch_size, self.alpha, optimizer,
-                    n_jobs=self.n_jobs, dropout_seed=self._dropout_seed(trainer),
-                )
+                while True:
+                    epoch_idx = sample_idx
+                    if self.shuffle:
+                        epoch_idx = shuffle(sample_idx, random_state=self._random_state)
+                    order = np.ascontiguousarray(train_idx[epoch_idx], dtype=np.int64)
+                    summed_loss = trainer.run_epoch(
+                        X, Y, sample_weight, order, batch_size, self.alpha, optimizer,
+                        n_jobs=self.n_jobs, dropout_seed=self._dropout_seed(trainer),
+                        check_input=finite_check.pending,
+                    )
+                    if summed_loss is not None:
+                        break
+                    # A product that is not finite: NaN or infinity in X, whose
+                    # error this raises, or finite values too large for the
+                    # dtype. Then the epoch is trained again without the test.
+                    finite_check.run()
+                    last_complete_epoch.restore(self)
+                    last_complete_epoch = _Checkpoint(self)
+                sample_idx = epoch_idx
+                finite_check.settle()
 
                 self.n_iter_ += 1
                 # np.float64, as scikit-learn's loss_ and loss_curve_ entries.

@@ -248,12 +248,13 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             return "softmax"
         return "logistic"
 
-    def _validate_input(self, X, y, incremental, reset):
+    def _validate_input(self, X, y, incremental, reset, ensure_all_finite=True):
         X, y = validate_data(
             self,
             X,
             y,
             accept_sparse=["csr", "csc"],
+            ensure_all_finite=ensure_all_finite,
             multi_output=True,
             dtype=(np.float64, np.float32),
             reset=reset,

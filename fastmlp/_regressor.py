@@ -277,12 +277,13 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     def _score(self, X, y, sample_weight=None):
         return self._score_with_function(X, y, sample_weight, r2_score)
 
-    def _validate_input(self, X, y, incremental, reset):
+    def _validate_input(self, X, y, incremental, reset, ensure_all_finite=True):
         X, y = validate_data(
             self,
             X,
             y,
             accept_sparse=["csr", "csc"],
+            ensure_all_finite=ensure_all_finite,
             multi_output=True,
             y_numeric=True,
             dtype=(np.float64, np.float32),

@@ -298,7 +298,7 @@ class Trainer:
         return ws
 
     def run_epoch(self, X, Y, sample_weight, sample_order, batch_size, alpha, optimizer,
-                  n_jobs=None, dropout_seed=NO_DROPOUT):
+                  n_jobs=None, dropout_seed=NO_DROPOUT, check_input=False):
         """Train one epoch in a single kernel call.
 
         Parameters
@@ -318,11 +318,21 @@ class Trainer:
         dropout_seed : int
             This epoch's dropout seed, drawn from the estimator's random state
             (negative without dropout).
+        check_input : bool
+            Test dense ``X`` for NaN and infinity as the epoch reads it, at
+            almost no cost: the input layer's products are tested where they
+            run on the register tiles (a NaN or an infinity in a row makes its
+            products non-finite), the rows themselves where BLAS multiplies.
+            Sparse ``X`` is not tested.
 
         Returns
         -------
-        summed_loss : float
-            Sum over batches of batch loss times batch length.
+        summed_loss : float or None
+            Sum over batches of batch loss times batch length. None when
+            ``check_input`` found a value that is not finite: the epoch then
+            stopped part-way, with the parameters and ``optimizer`` holding the
+            updates of the batches before. A product can also overflow from
+            finite input, so the caller tests ``X`` itself before reporting it.
         """
         data = kernel_data(X, self.dtype, Y, sample_weight)
         self._prepare_kernels()
@@ -337,9 +347,11 @@ class Trainer:
                 "epoch", batch_size, n_blocks, n_chunks,
                 n_features=0 if data.is_sparse else X.shape[1], n_outputs=Y.shape[1])
             kernel = train_epoch_serial if n_blocks == n_chunks == 1 else train_epoch
-            summed_loss = kernel(self.network, self.params, data, sample_order, batch_size,
-                                 optimizer.kernel_solver(alpha), ws, dropout_seed)
-        return summed_loss
+            summed_loss, input_finite = kernel(
+                self.network, self.params, data, sample_order, batch_size,
+                optimizer.kernel_solver(alpha), ws, dropout_seed,
+                check_input and not data.is_sparse)
+        return summed_loss if input_finite else None
 
     def loss_and_gradient(self, params, X, Y, sample_weight, alpha, grad_out=None,
                           n_jobs=None, dropout_seed=NO_DROPOUT):

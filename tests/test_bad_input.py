@@ -321,3 +321,192 @@ def test_all_finite_kernel(dtype, size):
             assert not from_python(all_finite)(spoiled)
     # Large finite values whose differences stay finite.
     assert from_python(all_finite)(np.full(max(size, 1), np.finfo(dtype).max, dtype=dtype))
+
+
+# Training tests X for NaN and infinity as its first epoch reads it, instead of
+# a separate pass (scikit-learn's check runs only when that test fires).
+
+TRAINING_PATHS = {
+    # name -> (n_features, hidden_layer_sizes): how the first layer multiplies
+    "rows-in-place": (20, (6,)),
+    "gathered-tiles": (20, (200,)),
+    "blas": (700, (500,)),
+}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("path", list(TRAINING_PATHS))
+@pytest.mark.parametrize("row", [0, 257, 599])
+@pytest.mark.parametrize("value, match", [(np.nan, "Input X contains NaN"),
+                                          (np.inf, "Input X contains infinity"),
+                                          (-np.inf, "Input X contains infinity")])
+def test_non_finite_training_input_in_any_batch(path, row, value, match, float_dtype):
+    n_features, hidden = TRAINING_PATHS[path]
+    rng = np.random.RandomState(6)
+    X = rng.uniform(-1, 1, (600, n_features)).astype(float_dtype)
+    y = rng.randint(0, 3, 600)
+    clf = MLPClassifier(hidden, max_iter=2, random_state=0, n_jobs=2).fit(X, y)
+    if path == "blas":
+        assert clf.coefs_[0].nbytes > SIMD_MAX_WEIGHT_BYTES
+    before = fitted_state(clf)
+    X[row, n_features - 1] = value
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X, y)
+    assert fitted_state(clf) == before
+
+
+@pytest.mark.parametrize("value, match", [(np.nan, "Input X contains NaN"),
+                                          (np.inf, "Input X contains infinity")])
+def test_non_finite_training_input_behind_zero_weights_is_found(value, match,
+                                                                multiclass_data):
+    # The first epoch tests the first layer's products: a feature whose
+    # weights are all zero still spoils them (inf * 0 is NaN).
+    X, y = multiclass_data
+    clf = MLPClassifier((6,), max_iter=2, random_state=0, warm_start=True)
+    with pytest.warns(Warning):
+        clf.fit(X, y)
+    clf.coefs_[0][2, :] = 0.0
+    with pytest.raises(ValueError, match=match):
+        clf.fit(with_inf(X) if value == np.inf else with_nan(X), y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_non_finite_input_in_any_row_with_early_stopping(multiclass_data):
+    # Early stopping holds rows out of the epochs; they are tested apart.
+    X, y = multiclass_data
+    for row in range(len(X)):
+        X_bad = X.copy()
+        X_bad[row, 0] = np.nan
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            MLPClassifier((6,), max_iter=2, random_state=0, early_stopping=True).fit(X_bad, y)
+
+
+def test_fit_makes_no_separate_finite_pass_over_dense_X(monkeypatch, multiclass_data):
+    import sklearn.utils.validation as validation
+
+    tested = []
+    original = validation._assert_all_finite
+
+    def recording(X, *args, input_name="", **kwargs):
+        tested.append(input_name)
+        return original(X, *args, input_name=input_name, **kwargs)
+
+    monkeypatch.setattr(validation, "_assert_all_finite", recording)
+    X, y = multiclass_data
+    with pytest.warns(Warning):
+        MLPRegressor(hidden_layer_sizes=(6,), max_iter=2).fit(X, y.astype(float))
+    assert tested == ["y"]
+    tested.clear()
+    with pytest.warns(Warning):
+        MLPRegressor(hidden_layer_sizes=(6,), max_iter=2, solver="lbfgs").fit(
+            X, y.astype(float))
+    assert tested == ["X", "y"]
+
+
+@pytest.mark.parametrize("bad_call", [
+    pytest.param(lambda clf, X, y: clf.fit(X, y[:-1]), id="y-wrong-length"),
+    pytest.param(lambda clf, X, y: clf.fit(X, np.where(y == 0, np.nan, y)), id="nan-y"),
+    pytest.param(lambda clf, X, y: clf.fit(X, y, np.ones(len(y) - 1)), id="sample-weight"),
+    pytest.param(lambda clf, X, y: clf.set_params(early_stopping=True,
+                                                  validation_fraction=0.001).fit(X, y),
+                 id="validation-set-too-small"),
+])
+def test_non_finite_X_is_reported_before_other_errors(bad_call, multiclass_data):
+    # scikit-learn tests X before anything else of the data, so its error
+    # comes first even though fastmlp tests X later.
+    X, y = multiclass_data
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        bad_call(MLPRegressor(hidden_layer_sizes=(6,), max_iter=2), with_nan(X), y)
+    with pytest.raises(ValueError) as error:
+        bad_call(MLPRegressor(hidden_layer_sizes=(6,), max_iter=2), X, y)
+    assert "Input X" not in str(error.value)
+
+
+def test_overflowing_training_products_of_finite_input_train_as_before(monkeypatch,
+                                                                        multiclass_data):
+    # A row of huge finite values makes the first layer's products infinite, as
+    # a NaN would: the fit then tests X itself, finds it finite, and trains the
+    # epoch again without the test, to the same weights as a fit that never
+    # tested it. Weights all negative send the row to relu's flat side, so the
+    # infinite products leave the training finite.
+    from fastmlp._finite_input import FiniteCheck
+
+    X, y = multiclass_data
+    X = X.astype(np.float32)
+    X_huge = X.copy()
+    X_huge[7, :] = 3e38
+    fits = []
+    for testing in (True, False):
+        with monkeypatch.context() as patch:
+            patch.setattr(FiniteCheck, "__init__", _finite_check_init(testing))
+            clf = MLPClassifier((6,), max_iter=3, random_state=0, warm_start=True)
+            with pytest.warns(Warning):
+                clf.fit(X, y)
+            clf.coefs_[0][...] = -np.abs(clf.coefs_[0]) - 0.5
+            epochs = _count_epochs(patch)
+            with pytest.warns(Warning):
+                clf.fit(X_huge, y)
+        fits.append((clf, epochs))
+    (tested, tested_epochs), (untested, untested_epochs) = fits
+    assert tested_epochs == [True, False, False, False]
+    assert untested_epochs == [False, False, False]
+    assert np.isfinite(tested.loss_curve_).all()
+    assert fitted_state(tested) == fitted_state(untested)
+
+
+def _finite_check_init(testing):
+    """``FiniteCheck.__init__`` that lets epochs test X only when ``testing``."""
+    from fastmlp._finite_input import FiniteCheck
+
+    original = FiniteCheck.__init__
+
+    def init(self, estimator, X, deferred):
+        original(self, estimator, X, deferred and testing)
+    return init
+
+
+def _count_epochs(patch):
+    """Record ``check_input`` of each epoch the trainers run while ``patch`` holds."""
+    from fastmlp._trainer import Trainer
+
+    calls = []
+    original = Trainer.run_epoch
+
+    def run_epoch(self, *args, check_input=False, **kwargs):
+        calls.append(check_input)
+        return original(self, *args, check_input=check_input, **kwargs)
+
+    patch.setattr(Trainer, "run_epoch", run_epoch)
+    return calls
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_epoch_stops_before_the_batch_holding_a_non_finite_value(n_jobs, float_dtype):
+    # The epoch kernel's own contract: updates of the batches before the bad
+    # one, none of it or after.
+    from fastmlp._optimizers import AdamOptimizer
+
+    rng = np.random.RandomState(5)
+    X = rng.uniform(-1, 1, (600, 20)).astype(float_dtype)
+    y = rng.randint(0, 3, 600)
+    with pytest.warns(Warning):
+        clf = MLPClassifier((30,), max_iter=1, random_state=0).fit(X, y)
+    Y = np.ascontiguousarray(clf._binarized(y), dtype=float_dtype)
+    order = rng.permutation(600).astype(np.int64)
+    X_bad = X.copy()
+    X_bad[order[250], 4] = np.nan
+
+    def epoch(X, order, check_input):
+        trainer = clf._trainer.astype(float_dtype)
+        optimizer = AdamOptimizer(trainer.n_params, float_dtype)
+        loss = trainer.run_epoch(X, Y, None, order, 100, 1e-4, optimizer, n_jobs=n_jobs,
+                                 check_input=check_input)
+        return loss, trainer.params
+
+    loss, params = epoch(X_bad, order, True)
+    assert loss is None
+    _, expected = epoch(X, order[:200], False)
+    np.testing.assert_array_equal(params, expected)
+    loss, params = epoch(X, order, True)
+    assert loss == epoch(X, order, False)[0]
+    assert loss is not None and np.isfinite(params).all()

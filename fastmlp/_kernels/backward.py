@@ -28,6 +28,10 @@ from .losses import output_error, weighted_data_loss
 from .products import input_transpose_times, sum_columns, transpose_times
 from .tables import LazyFunction
 
+# The weight sum ``gradient_rows`` returns for a block whose input is not
+# finite: real weight sums are never negative (sample weights are checked).
+NON_FINITE_INPUT = -1.0
+
 
 @internal()
 def error_at_output(ws, layer, rows):
@@ -123,7 +127,7 @@ def backward_rows(net, params, data, rows, ws, grad, dropout_seed):
 
 
 @internal()
-def gradient_rows(net, params, data, rows, ws, grad, dropout_seed):
+def gradient_rows(net, params, data, rows, ws, grad, dropout_seed, check_input):
     """Forward pass, loss and backward pass of a block of rows.
 
     Parameters
@@ -138,16 +142,22 @@ def gradient_rows(net, params, data, rows, ws, grad, dropout_seed):
         Overwritten with the block's unnormalised gradient.
     dropout_seed : int
         Negative for no dropout.
+    check_input : bool
+        Test the block's dense input for NaN and infinity (see ``forward_rows``).
 
     Returns
     -------
     loss_sum, weight_sum : float
-        Weighted sum of the rows' data losses, and of their weights.
+        Weighted sum of the rows' data losses, and of their weights; a weight
+        sum of ``NON_FINITE_INPUT`` when ``check_input`` found a value that is
+        not finite (``grad`` is then left unwritten).
     """
-    y_pred = forward_rows(net, params, data, rows, ws, dropout_seed)
+    if not forward_rows(net, params, data, rows, ws, dropout_seed, check_input):
+        return 0.0, NON_FINITE_INPUT
+    last = net.layers[net.layers.shape[0] - 1]
+    y_pred = layer_output(ws, last, rows)
     loss_sum, weight_sum = call_compiled(weighted_data_loss, (
         net.loss, net.loss_param, y_pred, rows.y, rows.w, data.has_weight, net.eps))
-    last = net.layers[net.layers.shape[0] - 1]
     call_compiled(output_error, (net.loss, last.activation, net.loss_param, y_pred, rows.y,
                                  rows.w, data.has_weight, error_at_output(ws, last, rows)))
     backward_rows(net, params, data, rows, ws, grad, dropout_seed)

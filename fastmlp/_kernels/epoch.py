@@ -28,7 +28,7 @@ import numpy as np
 from numba import prange
 
 from .._optimizers.base import H_ALPHA
-from .backward import gradient_rows
+from .backward import NON_FINITE_INPUT, gradient_rows
 from .bundles import Rows, read_only
 from .denormals import flush_denormals, restore_floating_point
 from .firewall import call_compiled
@@ -42,14 +42,16 @@ from .update import begin_batch, squared_norm_range, update_chunk, update_parame
 # Called through the compile firewall, never inlined: inlined into
 # train_epoch's prange body, it once trained to non-finite weights.
 @internal()
-def gradient_of_block(net, params, data, batch, first, ws, n_blocks, block, dropout_seed):
+def gradient_of_block(net, params, data, batch, first, ws, n_blocks, block, dropout_seed,
+                      check_input):
     """Gather row block ``block`` of ``n_blocks`` of a batch and back-propagate it.
 
     ``batch`` holds the batch's sample ids, which start at position ``first`` of
     the epoch's visiting order. Dense rows of ``X`` are copied only when the
     input layer cannot read them in place (``products.reads_input_in_place``).
     Writes the block's partial gradient to ``ws.grads[block]`` and its loss and
-    weight sums to ``ws.block_losses[block]`` and ``ws.block_weights[block]``.
+    weight sums to ``ws.block_losses[block]`` and ``ws.block_weights[block]``
+    (``NON_FINITE_INPUT`` when ``check_input`` found a value that is not finite).
     """
     lo, hi = block_bounds(batch.shape[0], n_blocks, block)
     ids = batch[lo:hi]
@@ -67,7 +69,16 @@ def gradient_of_block(net, params, data, batch, first, ws, n_blocks, block, drop
     rows = Rows(ids=read_only(ids), x=read_only(x), y=read_only(y), w=read_only(w), n=hi - lo,
                 ws_row=lo, position=first + lo)
     ws.block_losses[block], ws.block_weights[block] = call_compiled(gradient_rows, (
-        net, params, data, rows, ws, ws.grads[block], dropout_seed))
+        net, params, data, rows, ws, ws.grads[block], dropout_seed, check_input))
+
+
+@internal()
+def blocks_input_finite(ws, n_blocks):
+    """Whether no row block of the batch found a non-finite input."""
+    for block in range(n_blocks):
+        if ws.block_weights[block] == NON_FINITE_INPUT:
+            return False
+    return True
 
 
 @internal()
@@ -78,7 +89,7 @@ def penalised_batch_loss(ws, n_blocks, alpha, coef_norm):
 
 
 @kernel(parallel=True)
-def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed):
+def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed, check_input):
     """Train one epoch: for each mini-batch, gather, forward, backward, update.
 
     Batches are consecutive runs of ``batch_size`` entries of ``order`` (the
@@ -102,11 +113,19 @@ def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed):
         ``ws.chunk_norms`` one entry per parameter range.
     dropout_seed : int
         This epoch's dropout seed (negative without dropout).
+    check_input : bool
+        Test each batch's dense input for NaN and infinity as the input layer
+        reads it (see ``forward.forward_rows``): the first epoch of a fit
+        stands in for scikit-learn's separate pass over ``X``.
 
     Returns
     -------
     summed_loss : float
         Sum over batches of batch loss times batch length.
+    input_finite : bool
+        False when ``check_input`` found a value that is not finite. The epoch
+        then stopped before that batch's update, and the parameters hold the
+        updates of the batches before it.
     """
     n_samples = order.shape[0]
     alpha = solver.hyper[H_ALPHA]
@@ -121,8 +140,10 @@ def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed):
         for block in prange(n_blocks):
             fp_state = flush_denormals()
             call_compiled(gradient_of_block, (net, params, data, batch, first, ws, n_blocks,
-                                              np.int64(block), dropout_seed))
+                                              np.int64(block), dropout_seed, check_input))
             restore_floating_point(fp_state)
+        if check_input and not blocks_input_finite(ws, n_blocks):
+            return summed_loss, False
         batch_loss, weight_sum = penalised_batch_loss(ws, n_blocks, alpha, coef_norm)
         summed_loss += batch_loss * n_rows
         if n_chunks == 1:  # no parallel region for one range
@@ -138,11 +159,12 @@ def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed):
         coef_norm = 0.0
         for chunk in range(n_chunks):
             coef_norm += ws.chunk_norms[chunk]
-    return summed_loss
+    return summed_loss, True
 
 
 @kernel()
-def train_epoch_serial(net, params, data, order, batch_size, solver, ws, dropout_seed):
+def train_epoch_serial(net, params, data, order, batch_size, solver, ws, dropout_seed,
+                       check_input):
     """:func:`train_epoch` on the calling thread, without parallel regions.
 
     Same parameters and result; ``ws`` must hold one row block and one
@@ -158,10 +180,12 @@ def train_epoch_serial(net, params, data, order, batch_size, solver, ws, dropout
         batch = order[first:first + n_rows]
         fp_state = flush_denormals()
         call_compiled(gradient_of_block, (net, params, data, batch, first, ws, n_blocks,
-                                          n_blocks - 1, dropout_seed))
+                                          n_blocks - 1, dropout_seed, check_input))
         restore_floating_point(fp_state)
+        if check_input and not blocks_input_finite(ws, n_blocks):
+            return summed_loss, False
         batch_loss, weight_sum = penalised_batch_loss(ws, n_blocks, alpha, coef_norm)
         summed_loss += batch_loss * n_rows
         coef_norm = call_compiled(update_parameters_serial, (net, params, ws, n_blocks, solver,
                                                              weight_sum))
-    return summed_loss
+    return summed_loss, True

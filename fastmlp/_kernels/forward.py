@@ -22,7 +22,7 @@ from .layout import (
     coefs_of,
     intercepts_of,
 )
-from .products import add_input, input_times, times
+from .products import add_input, input_on_tiles, input_times, times
 from .tables import LazyFunction
 
 
@@ -121,19 +121,30 @@ call_add_into = ADD_INTO.call
 # serves both. ``forward_rows`` and ``backward_rows`` are inlined into
 # ``gradient_rows`` as Numba IR (a level of their own measured slower to compile).
 @internal()
-def forward_layer(net, params, data, rows, ws, l, dropout_seed, check_products):
+def forward_layer(net, params, data, rows, ws, l, dropout_seed, check_input):
     """Run weight layer ``l`` on a block of rows (its input already computed).
 
-    With ``check_products``, returns False without finishing the layer when
-    one of its products ``z`` is NaN or infinite (see ``predict``); True
-    otherwise.
+    With ``check_input`` (the first layer, dense input), returns False without
+    finishing the layer when the rows hold a NaN or an infinity; True
+    otherwise. When the layer multiplies on the register tiles, the test reads
+    its products ``z`` instead of the rows (a fraction of the memory): the
+    tiles add every term in IEEE arithmetic, so a row holding a NaN or an
+    infinity gives a product row that is not finite (``inf * 0`` is NaN). The
+    converse fails only when finite values overflow; callers then test the
+    input themselves. BLAS products are not trusted that way (reference BLAS
+    skips zero terms), so the rows are tested before them.
     """
     layer = net.layers[l]
     n = rows.n
     out = layer_output(ws, layer, rows)
     z = out if layer.stored == STORED_NONE else layer_stored(ws, layer, rows)
     coefs = coefs_of(params, layer)
+    check_products = False
     if l == 0:
+        if check_input and not data.is_sparse:
+            check_products = input_on_tiles(rows, coefs)
+            if not check_products and not all_finite(rows.x.reshape(rows.x.size)):
+                return False
         call_compiled(input_times, (data, rows, coefs, z))
     else:
         # Read-only, as the input layer's rows: one compiled ``times`` for both.
@@ -169,8 +180,8 @@ def forward_layer(net, params, data, rows, ws, l, dropout_seed, check_products):
 
 
 @internal(inline="always")
-def forward_rows(net, params, data, rows, ws, dropout_seed):
-    """Forward pass of a block of rows; returns a view of their network outputs.
+def forward_rows(net, params, data, rows, ws, dropout_seed, check_input):
+    """Forward pass of a block of rows; its outputs go to the last layer's block.
 
     Parameters
     ----------
@@ -186,12 +197,19 @@ def forward_rows(net, params, data, rows, ws, dropout_seed):
         Receives every layer's output (and what the backward pass reads).
     dropout_seed : int
         The epoch's dropout seed; negative for no dropout (prediction).
+    check_input : bool
+        Test the block's dense input rows for NaN and infinity (see
+        :func:`forward_layer`).
 
     Returns
     -------
-    output : ndarray of shape (rows.n, n_outputs)
+    finite : bool
+        False, with the pass unfinished, when ``check_input`` found a value
+        that is not finite (or an overflowing product).
     """
     n_layers = net.layers.shape[0]
     for l in range(n_layers):
-        call_compiled(forward_layer, (net, params, data, rows, ws, l, dropout_seed, False))
-    return layer_output(ws, net.layers[n_layers - 1], rows)
+        if not call_compiled(forward_layer, (net, params, data, rows, ws, l, dropout_seed,
+                                             check_input and l == 0)):
+            return False
+    return True

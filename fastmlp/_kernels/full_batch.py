@@ -39,7 +39,7 @@ def gradient_of_rows_block(net, params, data, ws, block_rows, n_blocks, block,
         )
         target = grad if piece == lo else scratch
         piece_loss, piece_weight = call_compiled(gradient_rows, (net, params, data, rows, ws,
-                                                                 target, dropout_seed))
+                                                                 target, dropout_seed, False))
         loss_sum += piece_loss
         weight_sum += piece_weight
         if piece != lo:

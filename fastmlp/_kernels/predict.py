@@ -5,13 +5,10 @@ from numba import prange
 
 from .bundles import Rows
 from .denormals import flush_denormals, restore_floating_point
-from .finite import all_finite
 from .firewall import call_compiled
 from .forward import copy_rows, forward_layer, layer_output
 from .jit import internal, kernel
-from .layout import coefs_of
 from .partition import claim
-from .products import times_on_tiles
 
 NO_DROPOUT = -1
 
@@ -27,35 +24,25 @@ def predict_worker_chunks(net, params, data, ws, worker, chunk_rows, check_finit
 
     With ``check_finite`` (dense input), returns False, leaving the rest of
     ``out`` unwritten and the queue emptied, at the first chunk holding a NaN
-    or an infinity. When the first layer multiplies on the register tiles, the
-    test reads that layer's products instead of the inputs (a fraction of the
-    memory): the tiles add every term in IEEE arithmetic, so a row holding a
-    NaN or an infinity gives a product row that is not finite (``inf * 0`` is
-    NaN). The converse can fail only by overflow of finite values; the caller
-    then validates the input itself. BLAS products are not trusted that way
-    (reference BLAS skips zero terms), so the inputs are tested for them.
+    or an infinity (or a product that overflows: see
+    ``forward.forward_layer``; the caller then validates the input itself).
     """
     n_samples = out.shape[0]
     n_chunks = (n_samples + chunk_rows - 1) // chunk_rows
     n_layers = net.layers.shape[0]
-    first = net.layers[0]
-    check_products = (check_finite and not data.is_sparse and times_on_tiles(
-        data.X, coefs_of(params, first), first.units * first.pieces))
     chunk = claim(next_chunk, 1)
     while chunk < n_chunks:
         lo = chunk * chunk_rows
         hi = min(lo + chunk_rows, n_samples)
         x = data.X[0:0] if data.is_sparse else data.X[lo:hi]
         finite = True
-        if check_finite and not data.is_sparse and not check_products:
-            finite = all_finite(x.ravel())
         rows = Rows(ids=data.ids[lo:hi] if data.is_sparse else data.ids, x=x,
                     y=data.Y, w=data.weights, n=hi - lo, ws_row=worker * chunk_rows,
                     position=lo)
         for l in range(n_layers):
             if finite:
                 finite = call_compiled(forward_layer, (net, params, data, rows, ws, l,
-                                                       NO_DROPOUT, check_products and l == 0))
+                                                       NO_DROPOUT, check_finite and l == 0))
         if not finite:
             claim(next_chunk, n_chunks)
             return False

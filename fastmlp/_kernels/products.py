@@ -94,6 +94,14 @@ def reads_input_in_place(net, data, n_rows):
 
 
 @internal()
+def input_on_tiles(rows, coefs):
+    """Whether :func:`input_times` multiplies a block of dense rows by ``coefs``
+    on the register tiles (rows read in place, or a gathered copy that
+    :func:`times` sends to the tiles), not BLAS."""
+    return rows.x.shape[0] < rows.n or times_on_tiles(rows.x, coefs, coefs.shape[1])
+
+
+@internal()
 def input_times(data, rows, coefs, out):
     """``out = X[rows] @ coefs``, reading sparse rows of ``X`` in place.
 
