@@ -29,8 +29,10 @@ from .products import input_transpose_times, sum_columns, transpose_times
 from .tables import LazyFunction
 
 # The weight sum ``gradient_rows`` returns for a block whose input is not
-# finite: real weight sums are never negative (sample weights are checked).
-NON_FINITE_INPUT = -1.0
+# finite. Real weight sums are finite and never negative (sample weights are
+# checked), so a batch's sum over its blocks is this value exactly when one of
+# its blocks found a non-finite input.
+NON_FINITE_INPUT = -np.inf
 
 
 @internal()

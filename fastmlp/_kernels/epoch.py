@@ -73,15 +73,6 @@ def gradient_of_block(net, params, data, batch, first, ws, n_blocks, block, drop
 
 
 @internal()
-def blocks_input_finite(ws, n_blocks):
-    """Whether no row block of the batch found a non-finite input."""
-    for block in range(n_blocks):
-        if ws.block_weights[block] == NON_FINITE_INPUT:
-            return False
-    return True
-
-
-@internal()
 def penalised_batch_loss(ws, n_blocks, alpha, coef_norm):
     """The batch's mean loss plus its L2 term, and the batch's weight sum."""
     loss_sum, weight_sum = sum_block_results(ws.block_losses, ws.block_weights, n_blocks)
@@ -142,9 +133,9 @@ def train_epoch(net, params, data, order, batch_size, solver, ws, dropout_seed, 
             call_compiled(gradient_of_block, (net, params, data, batch, first, ws, n_blocks,
                                               np.int64(block), dropout_seed, check_input))
             restore_floating_point(fp_state)
-        if check_input and not blocks_input_finite(ws, n_blocks):
-            return summed_loss, False
         batch_loss, weight_sum = penalised_batch_loss(ws, n_blocks, alpha, coef_norm)
+        if weight_sum == NON_FINITE_INPUT:
+            return summed_loss, False
         summed_loss += batch_loss * n_rows
         if n_chunks == 1:  # no parallel region for one range
             coef_norm = call_compiled(update_parameters_serial, (net, params, ws, n_blocks, solver,
@@ -182,9 +173,9 @@ def train_epoch_serial(net, params, data, order, batch_size, solver, ws, dropout
         call_compiled(gradient_of_block, (net, params, data, batch, first, ws, n_blocks,
                                           n_blocks - 1, dropout_seed, check_input))
         restore_floating_point(fp_state)
-        if check_input and not blocks_input_finite(ws, n_blocks):
-            return summed_loss, False
         batch_loss, weight_sum = penalised_batch_loss(ws, n_blocks, alpha, coef_norm)
+        if weight_sum == NON_FINITE_INPUT:
+            return summed_loss, False
         summed_loss += batch_loss * n_rows
         coef_norm = call_compiled(update_parameters_serial, (net, params, ws, n_blocks, solver,
                                                              weight_sum))
