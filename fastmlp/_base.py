@@ -652,11 +652,12 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator, ABC):
         early_stopping = self.early_stopping
         if early_stopping and validation is None:
             train_idx, val_idx = self._split_validation(Y, sample_weight)
+            X_held_out = X[val_idx]
             if finite_check.pending:
                 # The epochs read only the training rows.
-                finite_check.run_on(X[val_idx])
+                finite_check.run_on(X_held_out)
             validation = ValidationSet(
-                X=X[val_idx], y=self._validation_targets(Y[val_idx]), Y=Y[val_idx],
+                X=X_held_out, y=self._validation_targets(Y[val_idx]), Y=Y[val_idx],
                 weights=None if sample_weight is None else sample_weight[val_idx])
         else:
             train_idx = np.arange(X.shape[0], dtype=np.int64)

@@ -70,8 +70,9 @@ def predict_rows(net, params, data, ws, chunk_rows, check_finite, next_chunk, ou
         ``outputs`` and ``stored`` sized for ``ws.capacity`` rows.
     chunk_rows : int
     check_finite : bool
-        Test dense inputs for NaN and infinity on the way: one extra read of each
-        chunk, just before its product.
+        Test dense inputs for NaN and infinity on the way, through the first
+        layer's products where the register tiles multiply, else by reading
+        each chunk just before its product (``forward.forward_layer``).
     next_chunk : ndarray of int64, shape (1,)
         The queue: 0 on entry, then the next chunk to hand out. Passed in, as
         an array made here would compile a parallel loop of its own.
