@@ -79,6 +79,22 @@ def test_forward_matches_reference(name, dtype, keep_z):
 
 
 @pytest.mark.parametrize("name", [a.name for a in ACTIVATIONS])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_forward_in_place(name, dtype):
+    # The kernels pass ``out`` as ``z`` itself; the block forms then take a
+    # loop of their own (see ``activations.same_memory``), which must give
+    # the same bits, and leave rows past ``n_rows`` alone.
+    z = Z.astype(dtype)
+    bias = BIAS.astype(dtype)
+    expected = np.empty_like(z)
+    from_python(activate)(CODES[name], z.copy(), bias, 4, False, expected, scratch(z))
+    in_place = z.copy()
+    from_python(activate)(CODES[name], in_place, bias, 4, False, in_place, scratch(z))
+    np.testing.assert_array_equal(in_place[:4], expected[:4])
+    np.testing.assert_array_equal(in_place[4:], z[4:])
+
+
+@pytest.mark.parametrize("name", [a.name for a in ACTIVATIONS])
 def test_forward_leaves_rows_past_n_rows_alone(name):
     z = Z.copy()
     out = np.full_like(z, 7.0)

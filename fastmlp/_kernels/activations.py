@@ -167,9 +167,28 @@ def exp(z):
 
 
 @internal()
+def same_memory(a, b):
+    """Whether arrays ``a`` and ``b`` start at the same address.
+
+    The block forms run in place (``out`` is ``z``, or ``delta``) as often
+    as not. LLVM vectorises a loop that reads one array and writes another
+    only after a run-time test that they do not overlap, which an in-place
+    call fails: the loop then runs scalar, four times slower (relu on a
+    250 x 100 float32 block: 8.1 us against 2.0). So each form writes in
+    place through the array it reads.
+    """
+    return a.ctypes.data == b.ctypes.data
+
+
+@internal()
 def _biased(z, bias, n_rows, keep_z, out):
     """``out = z + bias`` (and ``z = out`` with ``keep_z``); returns ``out`` flat."""
     n_units = z.shape[1]
+    if same_memory(out, z):
+        for i in range(n_rows):
+            for j in range(n_units):
+                z[i, j] += bias[j]
+        return out.reshape(out.shape[0] * n_units), n_rows * n_units
     for i in range(n_rows):
         for j in range(n_units):
             v = z[i, j] + bias[j]
@@ -255,6 +274,11 @@ def swish_backward_block(delta, z, n_rows, out, scratch):
     for k in range(n):
         scratch[k] = -zs[k]
     apply_inplace(EXP, scratch, n)
+    if same_memory(out, delta):
+        for k in range(n):
+            s = 1.0 / (1.0 + scratch[k])
+            d[k] = d[k] * (s + zs[k] * s * (1.0 - s))
+        return
     for k in range(n):
         s = 1.0 / (1.0 + scratch[k])
         o[k] = d[k] * (s + zs[k] * s * (1.0 - s))
@@ -272,6 +296,10 @@ def gelu_backward_block(delta, z, n_rows, out, scratch):
         pdf[k] = -0.5 * zs[k] * zs[k]
     apply_inplace(ERF, cdf, n)
     apply_inplace(EXP, pdf, n)
+    if same_memory(out, delta):
+        for k in range(n):
+            d[k] = d[k] * (0.5 * (1.0 + cdf[k]) + zs[k] * INV_SQRT_2PI * pdf[k])
+        return
     for k in range(n):
         o[k] = d[k] * (0.5 * (1.0 + cdf[k]) + zs[k] * INV_SQRT_2PI * pdf[k])
 
@@ -284,6 +312,10 @@ def softplus_backward_block(delta, a, n_rows, out, scratch):
     for k in range(n):
         scratch[k] = -av[k]
     apply_inplace(EXPM1, scratch, n)
+    if same_memory(out, delta):
+        for k in range(n):
+            d[k] = d[k] * -scratch[k]
+        return
     for k in range(n):
         o[k] = d[k] * -scratch[k]
 
@@ -298,7 +330,11 @@ def softplus_backward_block(delta, a, n_rows, out, scratch):
 def map_forward(forward, z, bias, n_rows, keep_z, out):
     """``out = forward(z + bias)`` element-wise (and ``z = z + bias`` with ``keep_z``)."""
     n_units = z.shape[1]
-    if keep_z:
+    if same_memory(out, z):  # keep_z is then moot (an identity: Maxout)
+        for i in range(n_rows):
+            for j in range(n_units):
+                z[i, j] = forward(z[i, j] + bias[j])
+    elif keep_z:
         for i in range(n_rows):
             for j in range(n_units):
                 v = z[i, j] + bias[j]
@@ -314,6 +350,11 @@ def map_forward(forward, z, bias, n_rows, keep_z, out):
 def map_backward(backward, delta, stored, n_rows, out):
     """``out = backward(delta, stored)`` element-wise."""
     n_units = delta.shape[1]
+    if same_memory(out, delta):
+        for i in range(n_rows):
+            for j in range(n_units):
+                delta[i, j] = backward(delta[i, j], stored[i, j])
+        return
     for i in range(n_rows):
         for j in range(n_units):
             out[i, j] = backward(delta[i, j], stored[i, j])
