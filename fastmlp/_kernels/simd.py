@@ -78,6 +78,7 @@ def _has_avx512():
 
 WIDE_TILES = _has_avx512()
 TILE_ROWS = 14 if WIDE_TILES else 8
+PREFETCH_LINES = 16
 
 def _make_tile(tile_rows, n_vectors, a_transposed):
     """An intrinsic computing one ``tile_rows x n_vectors`` tile of the output.
@@ -111,8 +112,28 @@ def _make_tile(tile_rows, n_vectors, a_transposed):
 
             acc = [[cgutils.alloca_once_value(builder, ops.zero) for _ in range(n_vectors)]
                    for _ in range(tile_rows)]
+            if not a_transposed:
+                m_out = builder.extract_value(fout.shape, 0)
+                last_row = builder.sub(m_out, const(1))
+                first_columns = builder.icmp_signed("==", j0v, const(0))
+                next_rows = []
+                for r in range(tile_rows):
+                    i_next = builder.add(i0v, const(tile_rows + r))
+                    i_next = builder.select(builder.icmp_signed("<", i_next, m_out), i_next,
+                                            last_row)
+                    next_rows.append(builder.sub(builder.mul(ops.row_of(fids, i_next), lda),
+                                                 n_inner))
             with cgutils.for_range(builder, n_inner) as loop:
                 k = loop.index
+                if not a_transposed:
+                    line_start = builder.and_(first_columns, builder.icmp_signed(
+                        "==", builder.and_(k, const(ops.line_elements - 1)), const(0)))
+                    with builder.if_then(line_start):
+                        ahead = builder.add(k, const(PREFETCH_LINES * ops.line_elements))
+                        inside = builder.icmp_signed("<", ahead, n_inner)
+                        for r in range(tile_rows):
+                            base = builder.select(inside, a_rows[r], next_rows[r])
+                            ops.prefetch(fa.data, builder.add(base, ahead))
                 b_row = builder.mul(k, ldb)
                 b_vecs = [ops.load(fb.data, builder.add(b_row, builder.add(j0v,
                                                                            const(lanes * v))),

@@ -47,6 +47,7 @@ class VectorIR:
         self.intp = context.get_value_type(types.intp)
         self.i32 = ir.IntType(32)
         self.itemsize = dtype.bitwidth // 8
+        self.line_elements = 64 // self.itemsize
         self.align = ir.Constant(self.i32, self.itemsize)
         self.zero = ir.Constant(self.vty, [0.0] * self.lanes)
         self.scalar_zero = ir.Constant(self.elt, 0.0)
@@ -136,6 +137,15 @@ class VectorIR:
         ity = ir.VectorType(self.intp, width)
         return self.builder.icmp_signed("<", ir.Constant(ity, list(range(width))),
                                         self._splat_index(count, width))
+
+    def prefetch(self, base, offset):
+        """Ask the cache for the line holding ``base[offset]`` (a read, kept
+        in every level); no fault if it lies outside the array."""
+        b = self.builder
+        i8p = ir.IntType(8).as_pointer()
+        f = self._function("llvm.prefetch.p0", ir.VoidType(), [i8p, self.i32, self.i32, self.i32])
+        b.call(f, [b.bitcast(b.gep(base, [offset]), i8p), ir.Constant(self.i32, 0),
+                   ir.Constant(self.i32, 2), ir.Constant(self.i32, 1)])
 
     def load(self, base, offset, mask=None):
         """The vector at ``base[offset:offset + lanes]``; masked-off lanes read 0."""
