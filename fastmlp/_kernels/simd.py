@@ -78,7 +78,15 @@ def _has_avx512():
 
 WIDE_TILES = _has_avx512()
 TILE_ROWS = 14 if WIDE_TILES else 8
+# Rows of ``a`` that come from memory (a prediction chunk, a batch's rows read
+# through their ids) arrived at the pace of the FMAs. The first column tile of
+# each group of rows (``j0 == 0``) asks, once per cache line of its inner loop,
+# for the line this many lines ahead in each of its rows, and past a row's end
+# for the next group's rows. Into the level-2 cache: into level 1 the hints
+# evicted the rows the next column tiles read. trainer.predict on 10,000 rows
+# of W1's network, two threads: 6.0-6.3 ms against 7.6-7.9 without hints.
 PREFETCH_LINES = 16
+
 
 def _make_tile(tile_rows, n_vectors, a_transposed):
     """An intrinsic computing one ``tile_rows x n_vectors`` tile of the output.
@@ -89,7 +97,8 @@ def _make_tile(tile_rows, n_vectors, a_transposed):
     ``op(a) = a.T`` when ``a_transposed``, else ``a``; when ``ids`` is an
     array rather than None, ``a`` stands for ``a[ids]`` (its rows read in
     place). Rows of every array are contiguous; their strides are read from
-    the arrays.
+    the arrays. Tiles of ``a @ b`` with ``j0 == 0`` prefetch rows of ``a``
+    (see ``PREFETCH_LINES``).
     """
 
     @intrinsic

@@ -139,8 +139,8 @@ class VectorIR:
                                         self._splat_index(count, width))
 
     def prefetch(self, base, offset):
-        """Ask the cache for the line holding ``base[offset]`` (a read, kept
-        in every level); no fault if it lies outside the array."""
+        """Ask for the line holding ``base[offset]`` to be brought into the
+        level-2 cache, for reading; a hint, which never faults."""
         b = self.builder
         i8p = ir.IntType(8).as_pointer()
         f = self._function("llvm.prefetch.p0", ir.VoidType(), [i8p, self.i32, self.i32, self.i32])
