@@ -17,7 +17,7 @@ from fastmlp._kernels.prepare import prepare_solver
 from fastmlp._kernels.update import begin_batch
 from fastmlp._optimizers import adam, sgd
 from fastmlp._optimizers import AdamOptimizer, SGDOptimizer
-from fastmlp._optimizers.base import H_ALPHA, H_WEIGHT_SUM
+from fastmlp._optimizers.base import H_ALPHA, H_INV_WEIGHT_SUM
 from shims import from_python
 
 N_COEFS, N_PARAMS = 12, 16
@@ -132,4 +132,4 @@ def test_sgd_counts_updates():
     solver = optimizer.kernel_solver(ALPHA)
     from_python(begin_batch)(solver, WEIGHT_SUM)
     from_python(begin_batch)(solver, WEIGHT_SUM)
-    assert solver.step[0] == 2 and solver.hyper[H_WEIGHT_SUM] == WEIGHT_SUM
+    assert solver.step[0] == 2 and solver.hyper[H_INV_WEIGHT_SUM] == 1.0 / WEIGHT_SUM

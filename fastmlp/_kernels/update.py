@@ -4,8 +4,8 @@ Row blocks each leave an unnormalised partial gradient in ``ws.grads[t]``. The
 update runs over disjoint parameter ranges, one per thread; within its range a
 thread sums the partial gradients in block order, and either applies the
 optimizer's step rule (``fastmlp._optimizers``; the normalisation
-``g = (raw + alpha * coef) / weight_sum`` is fused into it, without ``alpha``
-for intercepts) and takes the squared norm of the new coefficients, which the
+``g = (raw + alpha * coef) / weight_sum`` is fused into it, as a product with
+the reciprocal, without ``alpha`` for intercepts) and takes the squared norm of the new coefficients, which the
 next batch's loss needs, or (L-BFGS) writes the normalised gradient. Each
 step is a plain loop that LLVM vectorises; the range stays in cache between
 them.
@@ -16,7 +16,7 @@ from numba import prange
 
 from .._config import ADAM, SGD
 from .._optimizers import adam, sgd
-from .._optimizers.base import H_ALPHA, H_WEIGHT_SUM
+from .._optimizers.base import H_ALPHA, H_INV_WEIGHT_SUM
 from .denormals import flush_denormals, restore_floating_point
 from .jit import internal
 from .partition import block_bounds
@@ -56,9 +56,10 @@ def squared_norm_range(values, start, stop):
 
 @internal()
 def begin_batch(solver, weight_sum):
-    """Per-batch bookkeeping of the solver before its update."""
+    """Per-batch bookkeeping of the solver before its update (step count,
+    step size, the reciprocal of the batch's weight sum)."""
     call_begin_batch(solver.kind, (solver,))
-    solver.hyper[H_WEIGHT_SUM] = weight_sum
+    solver.hyper[H_INV_WEIGHT_SUM] = 1.0 / weight_sum
 
 
 @internal(inline="always")

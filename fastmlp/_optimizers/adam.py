@@ -6,7 +6,7 @@ import numpy as np
 
 from .._config import ADAM
 from .._kernels.jit import internal, kernel
-from .base import H_STEP, H_WEIGHT_SUM, N_SHARED, BaseOptimizer
+from .base import H_INV_WEIGHT_SUM, H_STEP, N_SHARED, BaseOptimizer
 
 H_BETA_1 = N_SHARED
 H_ONE_MINUS_BETA_1 = N_SHARED + 1
@@ -98,7 +98,8 @@ def step_range(params, grad, solver, alpha, start, stop):
     params, grad : ndarray of shape (n_params,)
     solver : Solver
         ``state`` holds the first and second moments; ``hyper`` the step size,
-        weight sum and Adam's constants (slots of this module and ``base``).
+        reciprocal weight sum and Adam's constants (slots of this module and
+        ``base``).
     alpha : float in the parameters' dtype
         L2 penalty of this range (0 for intercepts).
     start, stop : int
@@ -110,14 +111,14 @@ def step_range(params, grad, solver, alpha, start, stop):
     first_moments = solver.state[0, start:stop]
     second_moments = solver.state[1, start:stop]
     lr = hyper[H_STEP]
-    weight_sum = hyper[H_WEIGHT_SUM]
+    inv_weight_sum = hyper[H_INV_WEIGHT_SUM]
     b1 = hyper[H_BETA_1]
     c1 = hyper[H_ONE_MINUS_BETA_1]
     b2 = hyper[H_BETA_2]
     c2 = hyper[H_ONE_MINUS_BETA_2]
     eps = hyper[H_EPSILON]
     for p in range(params.shape[0]):
-        g = (grad[p] + alpha * params[p]) / weight_sum
+        g = (grad[p] + alpha * params[p]) * inv_weight_sum
         m = b1 * first_moments[p] + c1 * g
         v = b2 * second_moments[p] + c2 * (g * g)
         first_moments[p] = m

@@ -3,9 +3,12 @@ and the slots of ``hyper`` that every step rule reads.
 
 ``hyper`` is a small array in the parameters' dtype, so float32 training does
 float32 arithmetic in the update: slots ``H_STEP`` (the step size of the
-batch), ``H_ALPHA`` (the L2 penalty) and ``H_WEIGHT_SUM`` (the batch's weight
-sum, set per batch by the kernel), then each optimizer's own constants from
-``N_SHARED`` on.
+batch), ``H_ALPHA`` (the L2 penalty) and ``H_INV_WEIGHT_SUM`` (one over the
+batch's weight sum, set per batch by the kernel), then each optimizer's own
+constants from ``N_SHARED`` on. The step rules multiply by the reciprocal
+where scikit-learn divides by the weight sum: a division per parameter is a
+quarter of Adam's arithmetic, and the weights already match scikit-learn's
+to round-off only (its products add in another order), not to the bit.
 """
 
 import numpy as np
@@ -14,7 +17,7 @@ from .._kernels.bundles import Solver
 
 H_STEP = 0
 H_ALPHA = 1
-H_WEIGHT_SUM = 2
+H_INV_WEIGHT_SUM = 2
 N_SHARED = 3
 
 
@@ -57,7 +60,7 @@ class BaseOptimizer:
         hyper = np.empty(N_SHARED + len(own), dtype=self.state.dtype)
         hyper[H_STEP] = self.learning_rate
         hyper[H_ALPHA] = alpha
-        hyper[H_WEIGHT_SUM] = 1.0
+        hyper[H_INV_WEIGHT_SUM] = 1.0
         hyper[N_SHARED:] = own
         return hyper
 

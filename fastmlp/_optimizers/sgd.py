@@ -4,7 +4,7 @@ import numpy as np
 
 from .._config import SGD
 from .._kernels.jit import internal
-from .base import H_STEP, H_WEIGHT_SUM, N_SHARED, BaseOptimizer
+from .base import H_INV_WEIGHT_SUM, H_STEP, N_SHARED, BaseOptimizer
 
 H_MOMENTUM = N_SHARED
 C_NESTEROV = 0
@@ -88,7 +88,7 @@ def step_range(params, grad, solver, alpha, start, stop):
     ----------
     params, grad : ndarray of shape (n_params,)
     solver : Solver
-        ``state[0]`` holds the velocities; ``hyper`` the step size, weight sum
+        ``state[0]`` holds the velocities; ``hyper`` the step size, reciprocal weight sum
         and momentum (slots of this module and ``base``); ``constants[C_NESTEROV]``
         is 1 for Nesterov's momentum.
     alpha : float in the parameters' dtype
@@ -103,16 +103,16 @@ def step_range(params, grad, solver, alpha, start, stop):
     velocities = solver.state[0, start:stop]
     lr = solver.hyper[H_STEP]
     momentum = solver.hyper[H_MOMENTUM]
-    weight_sum = solver.hyper[H_WEIGHT_SUM]
+    inv_weight_sum = solver.hyper[H_INV_WEIGHT_SUM]
     if solver.constants[C_NESTEROV] != 0.0:
         for p in range(params.shape[0]):
-            g = (grad[p] + alpha * params[p]) / weight_sum
+            g = (grad[p] + alpha * params[p]) * inv_weight_sum
             v = momentum * velocities[p] - lr * g
             velocities[p] = v
             params[p] = params[p] + (momentum * v - lr * g)
     else:
         for p in range(params.shape[0]):
-            g = (grad[p] + alpha * params[p]) / weight_sum
+            g = (grad[p] + alpha * params[p]) * inv_weight_sum
             v = momentum * velocities[p] - lr * g
             velocities[p] = v
             params[p] = params[p] + v
