@@ -17,7 +17,7 @@ from shims import from_python
 SHAPES = [(1, 1, 1), (7, 3, 5), (8, 16, 16), (9, 2, 17), (13, 5, 33), (17, 40, 10),
           (3, 0, 4), (100, 784, 16), (100, 16, 10), (31, 20, 100), (5, 9, 129),
           (100, 784, 100), (784, 100, 100), (23, 19, 36), (41, 33, 104), (6, 7, 8),
-          (20, 12, 96), (9, 30, 160)]
+          (20, 12, 96), (9, 30, 160), (37, 50, 256)]
 
 
 def rounding_bound(a, b, dtype):
@@ -168,3 +168,34 @@ def test_every_row_count_through_full_and_leftover_tiles(dtype):
             out_t = np.full((m, n), np.nan, dtype)
             from_python(simd_transpose_times)(at, c, out_t)
             np.testing.assert_array_less(np.abs(out_t - a @ c), rounding_bound(a, c, dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_input_layer_reads_rows_in_place_up_to_its_width_and_weight_size(dtype):
+    """A block reads its rows of dense X in place while both input-layer
+    products can run on the tiles: up to SIMD_MAX_INPUT_COLUMNS units, and
+    past SIMD_MAX_COLUMNS only while the weights fit SIMD_MAX_WEIGHT_BYTES."""
+    from fastmlp._config import SIMD_MAX_INPUT_COLUMNS
+    from fastmlp._kernels.layout import DENSE, LayerSpec
+    from fastmlp._kernels.products import reads_input_in_place
+    from fastmlp._trainer import Trainer, kernel_data
+
+    itemsize = np.dtype(dtype).itemsize
+
+    def in_place(n_features, units, residual=False, n_rows=100):
+        specs = [LayerSpec(DENSE, "relu", units, 1, residual, False),
+                 LayerSpec(DENSE, "softmax", 3, 1, False, False)]
+        trainer = Trainer(n_features, specs, dtype, "log_loss")
+        data = kernel_data(np.zeros((5, n_features), dtype), dtype)
+        return from_python(reads_input_in_place)(trainer.network, data, n_rows)
+
+    assert in_place(20, SIMD_MAX_COLUMNS)
+    assert in_place(20, SIMD_MAX_INPUT_COLUMNS)
+    assert not in_place(20, SIMD_MAX_INPUT_COLUMNS + 1)
+    assert not in_place(8, 8, residual=True)
+    # Wider than SIMD_MAX_COLUMNS: only while the weights fit.
+    units = SIMD_MAX_INPUT_COLUMNS
+    fits = SIMD_MAX_WEIGHT_BYTES // (units * itemsize)
+    assert in_place(fits, units)
+    assert not in_place(fits + 1, units)
+    assert in_place(fits + 1, SIMD_MAX_COLUMNS)

@@ -4,16 +4,22 @@ Dense products with a narrow output (at most ``SIMD_MAX_COLUMNS`` columns, a
 narrow layer) run on the register-tile kernels of ``simd``, and so do forward
 products of wider layers whose weights stay in the level-2 cache
 (``SIMD_MAX_WEIGHT_BYTES``); the others go through BLAS (``np.dot`` with
-``out=``), whose packing pays off there. A
-narrow input layer reads a mini-batch's rows of ``X`` in place, through their
-ids, instead of from a gathered copy (:func:`reads_input_in_place`); sparse
+``out=``), whose packing pays off there. An
+input layer of up to ``SIMD_MAX_INPUT_COLUMNS`` units reads a mini-batch's
+rows of ``X`` in place, through their ids, instead of from a gathered copy
+(:func:`reads_input_in_place`); sparse
 CSR rows are read in place too: nothing is densified. Nothing here allocates
 array memory.
 """
 
 import numpy as np
 
-from .._config import SIMD_MAX_COLUMNS, SIMD_MAX_INNER_TRANSPOSED, SIMD_MAX_WEIGHT_BYTES
+from .._config import (
+    SIMD_MAX_COLUMNS,
+    SIMD_MAX_INNER_TRANSPOSED,
+    SIMD_MAX_INPUT_COLUMNS,
+    SIMD_MAX_WEIGHT_BYTES,
+)
 from .jit import internal
 from .simd import (
     simd_rows_times,
@@ -82,14 +88,19 @@ def gather_values(source, ids, target):
 def reads_input_in_place(net, data, n_rows):
     """Whether a block of ``n_rows`` dense rows needs no gathered copy of ``X``.
 
-    True when both input-layer products run on register tiles, which can read
-    ``X``'s rows through their ids: copying the rows first costs as much as
-    those products. A residual input layer adds the rows to its output, and
-    reads the copy.
+    True when both input-layer products can run on register tiles, which read
+    ``X``'s rows through their ids: a narrow layer, or one of at most
+    ``SIMD_MAX_INPUT_COLUMNS`` units whose weights fit ``SIMD_MAX_WEIGHT_BYTES``
+    (the forward product's condition for tiles). Copying the rows first costs
+    a pass the in-place tiles do not make. A residual input layer adds the
+    rows to its output, and reads the copy.
     """
     first = net.layers[0]
+    units = first.units * first.pieces
+    forward_on_tiles = (units <= SIMD_MAX_COLUMNS or data.X.shape[1] * units * data.X.itemsize
+                        <= SIMD_MAX_WEIGHT_BYTES)
     return (not data.is_sparse and not first.residual
-            and first.units * first.pieces <= SIMD_MAX_COLUMNS
+            and units <= SIMD_MAX_INPUT_COLUMNS and forward_on_tiles
             and n_rows <= SIMD_MAX_INNER_TRANSPOSED and unit_stride(data.X))
 
 
