@@ -182,12 +182,12 @@ def test_input_layer_reads_rows_in_place_up_to_its_width_and_weight_size(dtype):
 
     itemsize = np.dtype(dtype).itemsize
 
-    def in_place(n_features, units, residual=False, n_rows=100):
+    def in_place(n_features, units, residual=False):
         specs = [LayerSpec(DENSE, "relu", units, 1, residual, False),
                  LayerSpec(DENSE, "softmax", 3, 1, False, False)]
         trainer = Trainer(n_features, specs, dtype, "log_loss")
         data = kernel_data(np.zeros((5, n_features), dtype), dtype)
-        return from_python(reads_input_in_place)(trainer.network, data, n_rows)
+        return from_python(reads_input_in_place)(trainer.network, data, 100)
 
     assert in_place(20, SIMD_MAX_COLUMNS)
     assert in_place(20, SIMD_MAX_INPUT_COLUMNS)

@@ -5,9 +5,9 @@ narrow layer) run on the register-tile kernels of ``simd``, and so do forward
 products of wider layers whose weights stay in the level-2 cache
 (``SIMD_MAX_WEIGHT_BYTES``); the others go through BLAS (``np.dot`` with
 ``out=``), whose packing pays off there. An
-input layer of up to ``SIMD_MAX_INPUT_COLUMNS`` units reads a mini-batch's
-rows of ``X`` in place, through their ids, instead of from a gathered copy
-(:func:`reads_input_in_place`); sparse
+input layer of up to ``SIMD_MAX_INPUT_COLUMNS`` units whose forward product
+runs on the tiles reads a mini-batch's rows of ``X`` in place, through their
+ids, instead of from a gathered copy (:func:`reads_input_in_place`); sparse
 CSR rows are read in place too: nothing is densified. Nothing here allocates
 array memory.
 """
