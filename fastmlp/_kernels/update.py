@@ -5,10 +5,10 @@ update runs over disjoint parameter ranges, one per thread; within its range a
 thread sums the partial gradients in block order, and either applies the
 optimizer's step rule (``fastmlp._optimizers``; the normalisation
 ``g = (raw + alpha * coef) / weight_sum`` is fused into it, as a product with
-the reciprocal, without ``alpha`` for intercepts) and takes the squared norm of the new coefficients, which the
-next batch's loss needs, or (L-BFGS) writes the normalised gradient. Each
-step is a plain loop that LLVM vectorises; the range stays in cache between
-them.
+the reciprocal, without ``alpha`` for intercepts) and takes the squared norm
+of the new coefficients, which the next batch's loss needs, or (L-BFGS)
+writes the normalised gradient. Each step is a plain loop that LLVM
+vectorises; the range stays in cache between them.
 """
 
 import numpy as np
